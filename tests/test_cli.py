@@ -1,0 +1,17 @@
+import subprocess
+import sys
+
+from unav.cli import COMMANDS, main
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_unknown_command_exits_nonzero():
+    proc = subprocess.run([sys.executable, "-m", "unav.cli", "no-such-command"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "unknown command" in proc.stderr

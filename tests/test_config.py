@@ -1,0 +1,40 @@
+import pytest
+import yaml
+
+from unav.config import load_config, parse_overrides, fpn_strides
+from unav.errors import UnavError
+
+
+def test_defaults_are_the_paper_setup():
+    cfg = load_config()
+    assert cfg["model"]["embd_dim"] == 512
+    assert cfg["model"]["pyramid_levels"] == 6
+    assert fpn_strides(cfg) == [1, 2, 4, 8, 16, 32]
+    assert cfg["train"]["batch_size"] == 16 and cfg["train"]["lr"] == 1e-4
+
+
+def test_yaml_override_and_base_composition(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"train": {"lr": 3e-4}}))
+    child = tmp_path / "child.yaml"
+    child.write_text(yaml.safe_dump({"_base_": ["base.yaml"], "model": {"modalities": ["audio"]}}))
+    cfg = load_config([child], ["train.batch_size=4"])
+    assert cfg["train"]["lr"] == 3e-4
+    assert cfg["model"]["modalities"] == ["audio"]
+    assert cfg["train"]["batch_size"] == 4
+
+
+def test_unknown_key_is_an_error_naming_it(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"model": {"embd_dimm": 3}}))
+    with pytest.raises(UnavError, match="model.embd_dimm"):
+        load_config([bad])
+
+
+def test_regression_range_must_match_levels():
+    with pytest.raises(UnavError, match="regression_range"):
+        load_config([], {"model": {"pyramid_levels": 3}})
+
+
+def test_parse_overrides_types():
+    assert parse_overrides(["a.b=3", "a.c=[1, 2]", "d=true"]) == {"a": {"b": 3, "c": [1, 2]}, "d": True}
