@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # Parse only the global part first, then hand the rest to the command's own parser.
-    if not argv or argv[0] in ("-h", "--help", "--version"):
-        parser.parse_args(argv)
+    if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
+        return 0
+    if argv[0] == "--version":
+        print(f"unav {__version__}")
         return 0
     verbose = False
     while argv and argv[0] in ("-v", "--verbose"):
