@@ -1,0 +1,67 @@
+"""Locate and run the ffmpeg binary. Always argument lists (never a shell string); callers pass input
+paths through `input_arg` so that names starting with '-' (YouTube ids such as "--HuBNHXu9I") are safe."""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import UnavError
+
+_TAIL = 1500  # characters of ffmpeg's stderr quoted in an error
+
+
+@functools.lru_cache(maxsize=None)
+def _find(env_value: str | None) -> str:
+    if env_value:
+        if not (Path(env_value).is_file() and os.access(env_value, os.X_OK)):
+            raise UnavError(f"UNAV_FFMPEG={env_value!r} is not an executable file; expected the path of an ffmpeg binary")
+        return env_value
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    try:
+        import imageio_ffmpeg
+    except ImportError as err:  # pragma: no cover - dependency of the package
+        raise UnavError("no ffmpeg found: install ffmpeg, set UNAV_FFMPEG, or `pip install imageio-ffmpeg`") from err
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $UNAV_FFMPEG, then `ffmpeg` on PATH, then imageio-ffmpeg's bundled one."""
+    return _find(os.environ.get("UNAV_FFMPEG") or None)
+
+
+def input_arg(path: str | os.PathLike) -> str:
+    """An ffmpeg URL for a local file that cannot be mistaken for an option or another protocol."""
+    return "file:" + str(Path(path).resolve())
+
+
+def tail(text: str | bytes, n: int = _TAIL) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.strip()
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+def base_args() -> list[str]:
+    """Program name plus options every call shares (no banner, no stdin interaction)."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin"]
+
+
+def run_ffmpeg(args: list[str], check: bool = True, what: str = "ffmpeg",
+               timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg with `args` (not including the program name); capture stdout/stderr as bytes.
+    A non-zero exit raises UnavError quoting the tail of stderr (when `check`)."""
+    cmd = base_args() + [str(a) for a in args]
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except OSError as err:
+        raise UnavError(f"could not start ffmpeg ({cmd[0]}): {err}") from err
+    except subprocess.TimeoutExpired as err:
+        raise UnavError(f"{what}: ffmpeg did not finish within {timeout} s") from err
+    if check and proc.returncode != 0:
+        raise UnavError(f"{what}: ffmpeg exited with status {proc.returncode}:\n{tail(proc.stderr)}")
+    return proc
