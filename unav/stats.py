@@ -19,7 +19,8 @@ Definitions (all times in seconds, all probabilities over videos):
 - NPMI(a, b) = log(p(a, b) / (p(a) p(b))) / -log p(a, b), in [-1, 1] (defined as 1 when p(a, b) = 1).
   Only pairs seen in at least `min_pair_videos` videos are ranked, so rare pairs do not dominate; the top
   `top_k` are listed as `{"a", "b", "npmi", "count"}` with `count` the number of videos holding the pair,
-  sorted by NPMI (descending), then count (descending), then names.
+  sorted by NPMI (descending), then count (descending), then names. In a simultaneous pair `a` is the class
+  with the lower `label_id` (labels without one come last, by name).
 """
 from __future__ import annotations
 
