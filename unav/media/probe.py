@@ -90,6 +90,41 @@ def parse_ffmpeg_info(path: str, stderr: str) -> VideoInfo:
                      audio_rate=rate, audio_channels=channels)
 
 
+_ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"meta", b"moof", b"mfra",
+              b"styp", b"sidx", b"pdin", b"udta", b"emsg", b"prft"}
+
+
+def iso_bmff_truncation(path: str | os.PathLike) -> str | None:
+    """For an ISO base media file (.mp4/.m4a/.mov), walk the top-level boxes and describe the first one that
+    runs past the end of the file (a cut download); None when complete or not an ISO BMFF file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8 or head[4:8] != b"ftyp":
+            return None
+        offset = 0
+        while offset < size:
+            fh.seek(offset)
+            head = fh.read(16)
+            if len(head) < 8:
+                return f"{size - offset} stray byte(s) at offset {offset}"
+            box_size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if box_size == 1:
+                if len(head) < 16:
+                    return f"box {kind!r} header cut at offset {offset}"
+                box_size = int.from_bytes(head[8:16], "big")
+            elif box_size == 0:  # extends to the end of the file
+                return None
+            if box_size < 8:
+                return f"invalid box size {box_size} at offset {offset}"
+            if offset + box_size > size:
+                name = kind.decode("latin-1")
+                return (f"box '{name}' at offset {offset} needs {box_size} bytes but only "
+                        f"{size - offset} remain" if kind in _ISO_BOXES else f"box '{name}' cut at offset {offset}")
+            offset += box_size
+    return None
+
+
 def probe(path: str | os.PathLike, require_video: bool = True) -> VideoInfo:
     """Inspect `path`. Raises UnavError for a missing, empty, unreadable or truncated file, and (when
     `require_video`) for a file without a video stream or with zero duration."""
@@ -98,11 +133,15 @@ def probe(path: str | os.PathLike, require_video: bool = True) -> VideoInfo:
         raise UnavError(f"{p}: file not found (expected a video file)")
     if p.stat().st_size == 0:
         raise UnavError(f"{p}: file is empty (0 bytes); expected a video file")
+    cut = iso_bmff_truncation(p)
+    if cut:
+        raise UnavError(f"{p}: truncated media file ({cut}); expected a complete video file")
     proc = run_ffmpeg(["-i", input_arg(p)], check=False, what=str(p))
     err = proc.stderr.decode("utf-8", errors="replace")
     fatal = [f for f in _FATAL if f in err]
     if fatal:
-        kind = "truncated or incomplete" if fatal[0] in ("moov atom not found", "partial file") else "not readable"
+        cut = "partial file" in fatal or ("moov atom not found" in fatal and "low score" not in err)
+        kind = "truncated or incomplete" if cut else "not readable"
         lines = [ln.strip() for ln in err.splitlines() if any(f in ln for f in _FATAL)]
         raise UnavError(f"{p}: {kind} media file; expected a complete video (e.g. .mp4) "
                         f"readable by ffmpeg: " + "; ".join(lines[:4]))
