@@ -3,11 +3,14 @@ directory named by UNAV_SHARED, which .ci/run and scripts/test.sh set; tests tha
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Slow literal references used by parity tests (tests/reference/*) import as `reference.<module>`.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

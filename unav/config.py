@@ -88,8 +88,8 @@ def validate(cfg: dict) -> dict:
     m = cfg["model"]
     if not set(m["modalities"]) <= {"visual", "audio"} or not m["modalities"]:
         raise UnavError(f"model.modalities must be a non-empty subset of [visual, audio], got {m['modalities']}")
-    if m["fusion"] not in ("cross_attention", "concat"):
-        raise UnavError(f"model.fusion must be cross_attention or concat, got {m['fusion']!r}")
+    if m["fusion"] not in ("cross_attention", "self_attention", "concat"):
+        raise UnavError(f"model.fusion must be cross_attention, self_attention or concat, got {m['fusion']!r}")
     if not set(cfg["dataset"]["visual_streams"]) <= {"rgb", "flow"} or not cfg["dataset"]["visual_streams"]:
         raise UnavError("dataset.visual_streams must be a non-empty subset of [rgb, flow]")
     if m["pyramid_levels"] < 1:
