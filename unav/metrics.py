@@ -201,7 +201,7 @@ class _Candidates:
     rank: np.ndarray  # [P] int64 position in its class's descending-score order
 
 
-def _candidates(gt: GroundTruth, pred: Predictions) -> _Candidates:
+def _candidates(gt: GroundTruth, pred: Predictions, min_threshold: float) -> _Candidates:
     n_video = max(len(gt.video_ids), 1)
     # Ground truth grouped by (class, video), file order inside a group.
     gkey = gt.label * n_video + gt.video  # [G]
@@ -225,7 +225,7 @@ def _candidates(gt: GroundTruth, pred: Predictions) -> _Candidates:
     order = np.argsort(-tiou, axis=1, kind="stable")  # [P, M]
     stiou = np.take_along_axis(tiou, order, axis=1)
     srows = np.take_along_axis(rows, order, axis=1)
-    tied = ((stiou[:, 1:] == stiou[:, :-1]) & (stiou[:, 1:] >= TIOU_THRESHOLDS[0])).any(axis=1)
+    tied = ((stiou[:, 1:] == stiou[:, :-1]) & (stiou[:, 1:] >= min_threshold)).any(axis=1)
     for p in np.flatnonzero(tied):
         c = int(count[p])
         o = tiou[p, :c].argsort()[::-1]
@@ -378,7 +378,7 @@ def evaluate_detections(database: Mapping[str, Any], results: Mapping[str, Any],
     if pred.num_unknown_video:
         log.warning("%d predictions are for videos outside the %r split and were ignored",
                     pred.num_unknown_video, split)
-    cand = _candidates(gt, pred)
+    cand = _candidates(gt, pred, float(thresholds.min()) if len(thresholds) else 0.0)
     all_pred = np.arange(len(pred.score))
     all_gt = np.ones(len(gt.label), bool)
 
