@@ -101,6 +101,13 @@ def test_video_without_predictions_lowers_recall():
     assert m["num_videos"] == 2 and m["num_videos_with_predictions"] == 1
 
 
+def test_no_predictions_at_all_scores_zero():
+    db = {"a": video(ann(0, 10), ann(3, 4, c=1))}
+    for results in ({}, {"a": []}):
+        m = evaluate_detections(db, results)
+        assert m["mAP"] == [0.0] * 9 and m["num_classes"] == 2 and m["num_evaluated_predictions"] == 0
+
+
 def test_predictions_for_unknown_videos_are_ignored_and_counted(caplog):
     # Counted as false positives (score 1 first), they would halve the AP; they must be ignored instead.
     db = {"a": video(ann(0, 10)), "tr": video(ann(0, 10), subset="train")}
