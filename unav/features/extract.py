@@ -1,0 +1,441 @@
+"""Per-video feature extraction: I3D RGB + I3D flow (RAFT) rows on the 24/8 window grid, VGGish rows, and a
+provenance JSON — written atomically, all or nothing.
+
+One decode pass feeds both I3D streams: each 25 fps chunk is centre-cropped for RGB and handed to the flow
+computer, which computes every consecutive pair once; windows are unfolded from the streamed frames / flow codes
+and batched through the networks. Models are built once per `Extractor` (and cached per process for
+`extract_video`), so many videos reuse them.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import UnavError
+from ..io import atomic_path
+from .i3d import FEATURE_DIM, I3D, build_i3d
+from .windows import STACK, STEP, WindowStream, batches, window_count
+
+log = logging.getLogger(__name__)
+
+FPS = 25.0
+STREAMS = ("rgb", "flow", "vggish")
+FLOW_METHODS = ("raft", "dis")
+VGGISH_DIM = 128
+# weight registry names (resources/weights.yaml) per model
+WEIGHT_NAMES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "raft": "raft_sintel", "vggish": "vggish"}
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """Every extractor option; stored verbatim under "settings" in each provenance file."""
+
+    streams: tuple[str, ...] = STREAMS
+    device: str = "cpu"
+    batch_size: int = 8                 # I3D windows (and RAFT pairs) per forward pass
+    weights: str = "random"             # "random" (seeded) | "pretrained" (files resolved via unav.features.weights)
+    weights_dir: str | None = None
+    allow_unverified_weights: bool = False
+    seed: int = 0
+    flow_method: str = "raft"           # "raft" (the paper) | "dis" (fast, not paper-compatible)
+    flow_updates: int = 20              # RAFT refinement iterations (video_features: 20)
+    dis_preset: str = "medium"          # OpenCV DIS preset (flow_method "dis")
+    crop: int = 224
+    min_side: int = 256
+    hop_seconds: float = 0.32           # VGGish example hop (UnAV: 0.32 s)
+    reencode: bool = False              # reproduce the reference's lossy x264 25 fps re-encode
+    chunk: int = 64                     # decoded frames per chunk (memory bound)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.streams if s not in STREAMS]
+        if bad or not self.streams:
+            raise UnavError(f"unknown stream(s) {bad or '(none)'}; choose from {', '.join(STREAMS)}")
+        if self.flow_method not in FLOW_METHODS:
+            raise UnavError(f"unknown flow method {self.flow_method!r}; choose from {', '.join(FLOW_METHODS)}")
+        if self.weights not in ("random", "pretrained"):
+            raise UnavError(f"weights must be 'random' or 'pretrained', got {self.weights!r}")
+        if self.batch_size < 1 or self.crop < 1 or self.min_side < 1 or self.chunk < 1:
+            raise UnavError("batch size, crop, min side and chunk must be positive integers")
+        if self.crop > self.min_side:
+            raise UnavError(f"crop {self.crop} is larger than the frames' shorter side {self.min_side}")
+        if self.hop_seconds <= 0:
+            raise UnavError(f"VGGish hop must be positive, got {self.hop_seconds}")
+
+
+def video_id(path: str | os.PathLike) -> str:
+    """Feature file id = the file stem (YouTube ids may start with '-')."""
+    return Path(path).stem
+
+
+def output_paths(out_dir: str | os.PathLike, vid: str, streams: Iterable[str]) -> dict[str, Path]:
+    out = Path(out_dir)
+    paths = {s: out / f"{vid}_{s}.npy" for s in streams}
+    paths["json"] = out / f"{vid}.json"
+    return paths
+
+
+def rgb_to_input(frames: torch.Tensor) -> torch.Tensor:  # uint8 [B, 3, T, H, W] -> float [B, 3, T, H, W]
+    """RGB pre-processing of the reference: x -> 2x/255 - 1 (no mean/std)."""
+    return frames.float() * (2.0 / 255.0) - 1.0
+
+
+def flow_codes_to_input(codes: torch.Tensor) -> torch.Tensor:  # codes [B, 2, T, H, W] (0..256) -> float
+    """Flow pre-processing of the reference: quantised code q -> 2q/255 - 1 (range [-1, 1.00784])."""
+    return codes.float() * (2.0 / 255.0) - 1.0
+
+
+def crop_frames(frames: np.ndarray, crop: int, vid: str = "") -> torch.Tensor:
+    """[n, H, W, 3] uint8 -> centre crop (floor rule) [n, 3, crop, crop] uint8 tensor."""
+    from ..media.frames import center_crop_offsets
+
+    h, w = frames.shape[1:3]
+    if crop > h or crop > w:
+        raise UnavError(f"{vid}: crop {crop} does not fit frames of {h}x{w} (expected --crop <= shorter side)")
+    top, left = center_crop_offsets(h, w, crop)
+    x = torch.from_numpy(np.ascontiguousarray(frames[:, top:top + crop, left:left + crop]))  # [n, crop, crop, 3]
+    return x.permute(0, 3, 1, 2).contiguous()  # [n, 3, crop, crop]
+
+
+class StreamFeatures:
+    """Windows of one I3D stream, batched through its network as items arrive; rows kept in order."""
+
+    def __init__(self, model: I3D, to_input: Callable[[torch.Tensor], torch.Tensor], lookahead: int,
+                 batch_size: int, device: torch.device, bar: Any = None) -> None:
+        self.model, self.to_input, self.batch_size, self.device = model, to_input, batch_size, device
+        self.windows = WindowStream(STACK, STEP, lookahead)
+        self.rows: list[np.ndarray] = []
+        self.bar = bar
+
+    @torch.inference_mode()
+    def push(self, items: torch.Tensor) -> None:  # [n, C, H, W] integer -> rows for completed windows
+        for batch in batches(self.windows.push(items), self.batch_size):  # [b, C, 24, H, W] views
+            x = self.to_input(batch.to(self.device, non_blocking=True))
+            self.rows.append(self.model.features(x).float().cpu().numpy())  # [b, 1024]
+            if self.bar is not None:
+                self.bar.update(len(batch))
+
+    def result(self) -> np.ndarray:  # [R, 1024] float32
+        if not self.rows:
+            return np.zeros((0, FEATURE_DIM), dtype=np.float32)
+        return np.concatenate(self.rows).astype(np.float32, copy=False)
+
+
+def _resolve(name: str, settings: ExtractSettings) -> tuple[str, dict]:
+    """Weights file and its provenance entry; "random" mode gives ("random", {"random", seed})."""
+    if settings.weights == "random":
+        return "random", {"weights": "random", "seed": settings.seed}
+    from . import weights as weights_mod
+
+    path, sha, status = weights_mod.resolve(name, settings.weights_dir, settings.allow_unverified_weights)
+    entry = {"weights": str(Path(path).name), "sha256": sha, "status": status}
+    if status != "verified":
+        entry["unverified"] = True
+    return str(path), entry
+
+
+def _device(name: str) -> torch.device:
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UnavError("--device cuda requested but CUDA is not available (use --device cpu)")
+    return dev
+
+
+def _bar(desc: str, total: int | None, enabled: bool, unit: str = "row"):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+class Extractor:
+    """Holds the models for a set of settings; `extract(path, out_dir)` writes one video's features."""
+
+    def __init__(self, settings: ExtractSettings | None = None, **overrides: Any) -> None:
+        settings = settings or ExtractSettings()
+        if overrides:
+            settings = dataclasses.replace(settings, **overrides)
+        self.settings = settings
+        self.device = _device(settings.device)
+        self.models: dict[str, Any] = {}
+        self.weights: dict[str, dict] = {}
+        self._flow = None
+        for stream in ("rgb", "flow"):
+            if stream in settings.streams:
+                path, entry = _resolve(WEIGHT_NAMES[stream], settings)
+                self.models[stream] = _cached_i3d(stream, path, settings.seed, str(self.device))
+                self.weights[f"i3d_{stream}"] = entry
+        if "vggish" in settings.streams:
+            from .vggish import build_vggish
+
+            path, entry = _resolve(WEIGHT_NAMES["vggish"], settings)
+            self.models["vggish"] = _cached(("vggish", path, settings.seed, str(self.device)),
+                                            lambda: build_vggish(path, settings.seed).to(self.device).eval())
+            self.weights["vggish"] = entry
+
+    # ---- flow -------------------------------------------------------------------------------------------
+    def flow_computer(self):
+        """The flow computer for the settings (built on first use, then reused)."""
+        if self._flow is None:
+            s = self.settings
+            if s.flow_method == "raft":
+                from .raft import FlowComputer
+
+                path, entry = _resolve(WEIGHT_NAMES["raft"], s)
+                self._flow = _cached(("raft", path, s.seed, str(self.device), s.flow_updates, s.batch_size, s.crop),
+                                     lambda: FlowComputer(path, seed=s.seed, num_flow_updates=s.flow_updates,
+                                                          device=self.device, batch_size=s.batch_size, crop=s.crop))
+                self.weights["raft"] = entry
+            else:
+                self._flow = _dis_computer(s)
+        return self._flow
+
+    def flow_meta(self) -> dict:
+        comp = self.flow_computer()
+        meta = dict(comp.meta()) if hasattr(comp, "meta") else {"method": self.settings.flow_method}
+        if self.settings.flow_method == "dis":
+            meta["paper_compatible"] = False
+            meta.setdefault("note", "not paper-compatible: DIS flow instead of RAFT")
+        return meta
+
+    # ---- one video ----------------------------------------------------------------------------------------
+    def extract(self, path: str | os.PathLike, out_dir: str | os.PathLike,
+                flow_file: str | os.PathLike | None = None) -> dict:
+        """Write `{id}_{stream}.npy` for the requested streams and `{id}.json`; returns the provenance.
+        Nothing is written unless every stream succeeds."""
+        from ..media.probe import probe
+
+        s = self.settings
+        path = Path(path)
+        vid = video_id(path)
+        try:
+            info = probe(path)
+        except UnavError as err:
+            raise UnavError(f"{vid}: {err}") from err
+        if not Path(out_dir).exists():
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        frames = 0
+        flow_meta: dict | None = None
+        if "rgb" in s.streams or "flow" in s.streams:
+            frames, visual, file_meta = self._visual(path, vid, info, flow_file)
+            arrays.update(visual)
+            if "flow" in s.streams:
+                flow_meta = self.flow_meta() if flow_file is None else _file_flow_meta(flow_file, file_meta)
+        if "vggish" in s.streams:
+            from .vggish import extract_vggish
+
+            with _bar(f"{vid} vggish", None, s.progress, unit="video") as bar:
+                emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device)
+                bar.update(1)
+            arrays["vggish"] = np.asarray(emb, dtype=np.float32).reshape(-1, VGGISH_DIM)
+        prov = self._provenance(vid, path, info, frames, arrays, flow_meta, flow_file)
+        write_outputs(output_paths(out_dir, vid, s.streams), arrays, prov)
+        return prov
+
+    def _visual(self, path: Path, vid: str, info, flow_file) -> tuple[int, dict[str, np.ndarray], dict | None]:
+        """Decode once; feed RGB windows and flow codes (computed or read from `flow_file`)."""
+        from ..media.frames import iter_frames
+
+        s = self.settings
+        expected_rows = window_count(int(round(info.duration * FPS)))
+        bars = contextlib.ExitStack()
+        rgb = flow = file_meta = None
+        with bars:
+            if "rgb" in s.streams:
+                rgb = StreamFeatures(self.models["rgb"], rgb_to_input, 1, s.batch_size, self.device,
+                                     bars.enter_context(_bar(f"{vid} i3d rgb", expected_rows, s.progress)))
+            if "flow" in s.streams:
+                flow = StreamFeatures(self.models["flow"], flow_codes_to_input, 0, s.batch_size, self.device,
+                                      bars.enter_context(_bar(f"{vid} i3d flow", expected_rows, s.progress)))
+            frame_bar = bars.enter_context(_bar(f"{vid} frames", int(round(info.duration * FPS)), s.progress,
+                                                unit="frame"))
+            counter = {"frames": 0}
+
+            def frames_with_rgb() -> Iterator[np.ndarray]:
+                for chunk in iter_frames(path, fps=FPS, min_side=s.min_side, chunk=s.chunk, reencode=s.reencode,
+                                         info=info):  # [n, H, W, 3] uint8
+                    counter["frames"] += len(chunk)
+                    frame_bar.update(len(chunk))
+                    if rgb is not None:
+                        rgb.push(crop_frames(chunk, s.crop, vid))  # [n, 3, crop, crop]
+                    yield chunk
+
+            try:
+                if flow is None:
+                    for _ in frames_with_rgb():
+                        pass
+                elif flow_file is not None:
+                    file_meta, chunks = open_flow_file(flow_file, vid, s)  # framing checked before decoding
+                    if rgb is not None:  # the flow file already holds the pairs: decode only for RGB
+                        for _ in frames_with_rgb():
+                            pass
+                    for codes in chunks:
+                        flow.push(_codes_tensor(codes))
+                    if rgb is None:  # frames as the flow stage decoded them
+                        counter["frames"] = int(file_meta.get("frames") or (flow.windows.seen + 1))
+                else:
+                    for codes in self.flow_computer().codes_for_frames(frames_with_rgb()):  # [m, 2, crop, crop]
+                        flow.push(_codes_tensor(codes))
+            except UnavError as err:
+                raise err if str(err).startswith(vid) else UnavError(f"{vid}: {err}") from err
+        n = counter["frames"]
+        out = {}
+        if rgb is not None:
+            out["rgb"] = rgb.result()
+        if flow is not None:
+            out["flow"] = flow.result()
+            if flow_file is not None and flow.windows.seen != max(n - 1, 0) and n:
+                raise UnavError(f"{vid}: flow file {flow_file} holds {flow.windows.seen} pairs, expected "
+                                f"{max(n - 1, 0)} for {n} frames at 25 fps")
+        for name, arr in out.items():
+            if arr.shape[0] != window_count(n):
+                raise UnavError(f"{vid}: {name} stream produced {arr.shape[0]} rows, expected {window_count(n)}")
+        if n and window_count(n) == 0:
+            log.warning("%s: only %d frames at 25 fps (< 25): no I3D rows", vid, n)
+        return n, out, file_meta
+
+    def _provenance(self, vid: str, path: Path, info, frames: int, arrays: dict[str, np.ndarray],
+                    flow_meta: dict | None, flow_file) -> dict:
+        s = self.settings
+        settings = dataclasses.asdict(s)
+        settings["streams"] = list(s.streams)
+        settings["fps"] = FPS
+        settings["stack"] = STACK
+        settings["step"] = STEP
+        settings.pop("progress", None)
+        rows = {k: int(v.shape[0]) for k, v in arrays.items()}
+        prov: dict[str, Any] = {
+            "id": vid,
+            "video": str(path),
+            "settings": settings,
+            "weights": {k: v for k, v in self.weights.items()
+                        if k != "raft" or ("flow" in s.streams and flow_file is None and s.flow_method == "raft")},
+            "versions": {"unav": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+            "video_duration": float(info.duration),
+            "frames": int(frames),
+            "frames_duration": frames / FPS,
+            "rows": rows,
+            "rows_video": rows.get("rgb", rows.get("flow")),
+            "rows_audio": rows.get("vggish"),
+            "files": {k: f"{vid}_{k}.npy" for k in arrays},
+        }
+        if flow_meta is not None:
+            prov["flow"] = flow_meta
+        if any(e.get("unverified") for e in prov["weights"].values()):
+            prov["unverified"] = True
+        if s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False:
+            prov["paper_compatible"] = False
+        return prov
+
+
+def write_outputs(paths: dict[str, Path], arrays: dict[str, np.ndarray], prov: dict) -> None:
+    """Write every array and the provenance JSON; renames happen only after all temporaries are complete,
+    so an error leaves none of this call's files behind."""
+    import json
+
+    with contextlib.ExitStack() as stack:
+        temps = {key: stack.enter_context(atomic_path(p, suffix=p.suffix)) for key, p in paths.items()}
+        for key, arr in arrays.items():
+            with open(temps[key], "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr, dtype=np.float32))
+        temps["json"].write_text(json.dumps(prov, indent=2) + "\n")
+
+
+def _file_flow_meta(flow_file: str | os.PathLike, meta: dict | None) -> dict:
+    """Provenance of flow read from a file: its own metadata (method, weights, updates, …) plus the path."""
+    entry = {k: v for k, v in (meta or {}).items() if k not in ("video", "chunks", "format_version")}
+    entry["file"] = str(flow_file)
+    if entry.get("method") == "dis":
+        entry["paper_compatible"] = False
+        entry.setdefault("note", "not paper-compatible: DIS flow instead of RAFT")
+    return entry
+
+
+def _codes_tensor(codes: np.ndarray | torch.Tensor) -> torch.Tensor:  # [m, 2, crop, crop] 0..256 -> int16
+    if isinstance(codes, torch.Tensor):
+        return codes.to(torch.int16)
+    return torch.from_numpy(np.ascontiguousarray(codes).astype(np.int16, copy=False))
+
+
+def open_flow_file(flow_file: str | os.PathLike, vid: str, settings: ExtractSettings
+                   ) -> tuple[dict, Iterator[np.ndarray]]:
+    """(metadata, code chunks [m, 2, crop, crop]) of a file written by `unav flow`, checked against the settings."""
+    from .flowfile import read_flow_file
+
+    meta, chunks = read_flow_file(flow_file)
+    shape = meta.get("shape")
+    if shape is not None and list(shape) != [2, settings.crop, settings.crop]:
+        raise UnavError(f"{vid}: flow file {flow_file} holds codes of shape {shape}, expected "
+                        f"[2, {settings.crop}, {settings.crop}] (--crop {settings.crop})")
+    if meta.get("min_side") not in (None, settings.min_side):
+        raise UnavError(f"{vid}: flow file {flow_file} was computed on frames with min side {meta['min_side']}, "
+                        f"expected {settings.min_side} (--min-side)")
+    return meta, chunks
+
+
+def _dis_computer(settings: ExtractSettings):
+    from .dis import DisFlowComputer
+
+    return DisFlowComputer(preset=settings.dis_preset, crop=settings.crop)
+
+
+# ---- per-process model cache ---------------------------------------------------------------------------
+_CACHE: dict[tuple, Any] = {}
+
+
+def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+    if key not in _CACHE:
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
+def _cached_i3d(stream: str, path: str, seed: int, device: str) -> I3D:
+    return _cached(("i3d", stream, path, seed, device), lambda: build_i3d(stream, path, seed, device))
+
+
+def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike, streams: Sequence[str] = STREAMS,
+                  device: str = "cpu", batch_size: int = 8, weights_mode: str = "random",
+                  flow_method: str = "raft", flow_file: str | os.PathLike | None = None, crop: int = 224,
+                  min_side: int = 256, hop_seconds: float = 0.32, seed: int = 0,
+                  allow_unverified_weights: bool = False, reencode: bool = False,
+                  weights_dir: str | None = None, flow_updates: int = 20, progress: bool = True) -> dict:
+    """Extract one video's features into `out_dir` (models are cached per process); returns the provenance."""
+    settings = ExtractSettings(streams=tuple(streams), device=device, batch_size=batch_size, weights=weights_mode,
+                               weights_dir=weights_dir, allow_unverified_weights=allow_unverified_weights,
+                               seed=seed, flow_method=flow_method, flow_updates=flow_updates, crop=crop,
+                               min_side=min_side, hop_seconds=hop_seconds, reencode=reencode, progress=progress)
+    return Extractor(settings).extract(path, out_dir, flow_file)
+
+
+@dataclass
+class BatchResult:
+    done: dict[str, dict] = field(default_factory=dict)     # id -> provenance
+    failed: dict[str, str] = field(default_factory=dict)    # id -> error message
+
+
+def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                   settings: ExtractSettings | None = None, flow_files: Sequence[str | None] | None = None,
+                   extractor: Extractor | None = None) -> BatchResult:
+    """Extract many videos with one set of models; a failing video is recorded and the others go on."""
+    extractor = extractor or Extractor(settings)
+    result = BatchResult()
+    flow_files = list(flow_files) if flow_files is not None else [None] * len(paths)
+    for path, flow_file in zip(paths, flow_files):
+        vid = video_id(path)
+        try:
+            result.done[vid] = extractor.extract(path, out_dir, flow_file)
+        except (UnavError, OSError, RuntimeError, ValueError) as err:
+            log.error("%s", err if str(err).startswith(vid) else f"{vid}: {err}")
+            result.failed[vid] = str(err)
+    return result
