@@ -1,0 +1,293 @@
+"""Pretrained extractor weights: the registry (resources/weights.yaml), the cache directory, verified downloads
+and safe loading.
+
+Checks per file (whichever the registry knows): full sha256, the sha256 prefix carried in torch.hub-style
+names, the upstream `git hash-object` id, the size. A file passes only if all of its checks pass; a failing file
+is refused unless the user allows unverified weights (then a warning, and the status "unverified" travels into
+the provenance of every output)."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from ..errors import UnavError
+from ..io import atomic_path
+
+log = logging.getLogger(__name__)
+
+REPO_REGISTRY = Path(__file__).resolve().parents[2] / "resources" / "weights.yaml"
+DEFAULT_DIR = Path("~/.cache/unav/weights")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    name: str
+    file: str
+    url: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    git_blob: str | None = None
+    size: int | None = None
+    licence: str = ""
+    model: str = ""
+
+    @property
+    def has_checks(self) -> bool:
+        return bool(self.sha256 or self.sha256_prefix or self.git_blob or self.size)
+
+    def expected(self) -> str:
+        """Human-readable expected identity, for error messages."""
+        parts = []
+        if self.sha256:
+            parts.append(f"sha256 {self.sha256}")
+        elif self.sha256_prefix:
+            parts.append(f"sha256 starting {self.sha256_prefix}")
+        if self.git_blob:
+            parts.append(f"git blob {self.git_blob}")
+        if self.size:
+            parts.append(f"{self.size} bytes")
+        return ", ".join(parts) or "no published checksum"
+
+
+@dataclass
+class Digest:
+    sha256: str
+    git_blob: str
+    size: int
+    problems: list[str] = field(default_factory=list)
+
+
+def registry_path(path: str | os.PathLike | None = None) -> Path:
+    return Path(path or os.environ.get("UNAV_WEIGHTS_REGISTRY") or REPO_REGISTRY)
+
+
+def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntry]:
+    """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or resources/weights.yaml."""
+    p = registry_path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as err:
+        raise UnavError(f"weights registry {p} cannot be read ({err}); expected resources/weights.yaml") from err
+    if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
+        raise UnavError(f"weights registry {p}: expected a mapping `weights: {{name: {{file, url, ...}}}}`")
+    entries = {}
+    for name, spec in data["weights"].items():
+        if not isinstance(spec, dict) or not spec.get("file") or not spec.get("url"):
+            raise UnavError(f"weights registry {p}: entry {name!r} needs at least `file` and `url`")
+        known = {k: spec.get(k) for k in WeightEntry.__dataclass_fields__ if k != "name" and k in spec}
+        for key in ("sha256", "sha256_prefix", "git_blob"):
+            if known.get(key) is not None:
+                known[key] = str(known[key]).lower()
+        entries[str(name)] = WeightEntry(name=str(name), **known)
+    return entries
+
+
+def entry_for(name: str, registry: str | os.PathLike | None = None) -> WeightEntry:
+    """The entry named `name` (registry key or published file name)."""
+    reg = load_registry(registry)
+    if name in reg:
+        return reg[name]
+    for entry in reg.values():
+        if entry.file == name:
+            return entry
+    raise UnavError(f"unknown weights {name!r}; expected one of: {', '.join(reg)}")
+
+
+def weights_dir(cli_value: str | os.PathLike | None = None) -> Path:
+    """--weights-dir, then $UNAV_WEIGHTS, then ~/.cache/unav/weights."""
+    return Path(cli_value or os.environ.get("UNAV_WEIGHTS") or DEFAULT_DIR).expanduser()
+
+
+_default_dir = weights_dir
+
+
+def _git_blob_hasher(size: int) -> "hashlib._Hash":
+    h = hashlib.sha1()
+    h.update(b"blob %d\0" % size)
+    return h
+
+
+def check(entry: WeightEntry, digest: Digest) -> list[str]:
+    """Failed checks of `digest` against `entry` (empty when it passes)."""
+    problems = []
+    if entry.size and digest.size != entry.size:
+        problems.append(f"size {digest.size} bytes, expected {entry.size}")
+    if entry.sha256 and digest.sha256 != entry.sha256:
+        problems.append(f"sha256 {digest.sha256}, expected {entry.sha256}")
+    if entry.sha256_prefix and not digest.sha256.startswith(entry.sha256_prefix):
+        problems.append(f"sha256 {digest.sha256} does not start with {entry.sha256_prefix}")
+    if entry.git_blob and digest.git_blob != entry.git_blob:
+        problems.append(f"git blob {digest.git_blob}, expected {entry.git_blob}")
+    return problems
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_cached(path: str, size: int, mtime_ns: int) -> tuple[str, str]:
+    sha, blob = hashlib.sha256(), _git_blob_hasher(size)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+            blob.update(chunk)
+    return sha.hexdigest(), blob.hexdigest()
+
+
+def digest_file(path: str | os.PathLike) -> Digest:
+    st = os.stat(path)
+    sha, blob = _digest_cached(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    return Digest(sha256=sha, git_blob=blob, size=st.st_size)
+
+
+def _progress(total: int | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                disable=None, leave=False)
+
+
+def download(url: str, dest: Path, entry: WeightEntry, allow_unverified: bool = False,
+             timeout: float = 60.0) -> tuple[Digest, str]:
+    """Download `url` to `dest` atomically while hashing; verify; (digest, "verified"|"unverified")."""
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "unav"}),
+                                          timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise UnavError(f"{entry.name}: cannot download {url} ({err}); fetch it by hand into {dest.parent} "
+                        f"as {entry.file} (expected {entry.expected()})") from err
+    with response, atomic_path(dest) as tmp:
+        total = response.headers.get("Content-Length")
+        sha, parts, size = hashlib.sha256(), [], 0
+        with open(tmp, "wb") as out, _progress(int(total) if total else None, entry.file) as bar:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+                bar.update(len(chunk))
+        if total and size != int(total):
+            raise UnavError(f"{entry.name}: download of {url} stopped after {size} of {total} bytes")
+        blob = _git_blob_hasher(size)
+        with open(tmp, "rb") as fh:  # the git blob id needs the size up front: second pass over the local file
+            while chunk := fh.read(CHUNK):
+                blob.update(chunk)
+        digest = Digest(sha256=sha.hexdigest(), git_blob=blob.hexdigest(), size=size)
+        status = _judge(entry, digest, dest, allow_unverified, source=url)
+    return digest, status
+
+
+def _judge(entry: WeightEntry, digest: Digest, path: Path, allow_unverified: bool, source: str) -> str:
+    problems = check(entry, digest)
+    if not problems and entry.has_checks:
+        return "verified"
+    if problems:
+        msg = (f"{entry.name}: {source} does not match the published weights ({'; '.join(problems)}). "
+               f"Expected {entry.expected()} for {entry.file}")
+        if not allow_unverified:
+            raise UnavError(msg + "; refusing it (pass --allow-unverified-weights to use it anyway)")
+        log.warning("%s; using it because unverified weights are allowed", msg)
+    else:
+        log.warning("%s: no published checksum for %s; using it unverified", entry.name, path)
+    return "unverified"
+
+
+def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = None,
+          allow_unverified: bool = False, registry: str | os.PathLike | None = None,
+          force: bool = False) -> dict[str, tuple[Path, str, str]]:
+    """Download (if absent or failing its checks) and verify each named file; {name: (path, sha256, status)}.
+    `names` None or empty means every registry entry."""
+    reg = load_registry(registry)
+    wanted = [entry_for(n, registry) for n in (names or list(reg))]
+    root = _default_dir(weights_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for entry in wanted:
+        dest = root / entry.file
+        if dest.is_file() and not force:
+            digest = digest_file(dest)
+            if not check(entry, digest):
+                results[entry.name] = (dest, digest.sha256, "verified" if entry.has_checks else "unverified")
+                log.info("%s: %s already present", entry.name, dest)
+                continue
+            if allow_unverified:
+                log.warning("%s: %s present but fails its checks (%s); keeping it because unverified weights "
+                            "are allowed", entry.name, dest, "; ".join(check(entry, digest)))
+                results[entry.name] = (dest, digest.sha256, "unverified")
+                continue
+            log.info("%s: %s fails its checks; downloading again", entry.name, dest)
+        digest, status = download(entry.url, dest, entry, allow_unverified)
+        results[entry.name] = (dest, digest.sha256, status)
+        log.info("%s: %s (%s)", entry.name, dest, status)
+    return results
+
+
+def resolve(name: str, weights_dir: str | os.PathLike | None = None, allow_unverified: bool = False,
+            registry: str | os.PathLike | None = None) -> tuple[Path, str, str]:
+    """(path, sha256, "verified"|"unverified") of an already fetched file; a missing file or one that fails its
+    checks is an UnavError (the latter only a warning when `allow_unverified`)."""
+    entry = entry_for(name, registry)
+    path = _default_dir(weights_dir) / entry.file
+    if not path.is_file():
+        raise UnavError(f"{entry.name}: weights file {path} is missing (expected {entry.file}, {entry.expected()}); "
+                        f"run `unav weights fetch {entry.name}` or pass --weights-dir")
+    digest = digest_file(path)
+    return path, digest.sha256, _judge(entry, digest, path, allow_unverified, source=str(path))
+
+
+def _numpy_safe_globals() -> list[Any]:
+    """numpy objects that plain numpy-array pickles need (e.g. the torchvggish PCA file), under both the
+    numpy>=2 and the numpy<2 module names."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    safe: list[Any] = [_reconstruct, np.ndarray, np.dtype,
+                       (_reconstruct, "numpy.core.multiarray._reconstruct"),
+                       (_reconstruct, "numpy._core.multiarray._reconstruct")]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return safe
+
+
+def _expected_for(path: Path) -> str:
+    try:
+        for entry in load_registry().values():
+            if entry.file == path.name:
+                return f"; expected {entry.file} with {entry.expected()}"
+    except UnavError:
+        pass
+    return ""
+
+
+def load_weights(path: str | os.PathLike) -> Any:
+    """torch.load(path, weights_only=True) on CPU (numpy arrays allowed); a missing, truncated or foreign file
+    raises UnavError naming it and, when it is a registry file, its expected checksum."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UnavError(f"weights file {path} does not exist{_expected_for(path)}")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise UnavError(f"{path}: not a PyTorch weights file (neither a torch zip archive nor a legacy pickle; "
+                        f"first bytes {head!r}){_expected_for(path)}")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError/UnpicklingError/EOFError/... for bad files
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
+        detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0])[:300]
+        raise UnavError(f"{path}: not a readable PyTorch weights file (truncated, corrupt or a different "
+                        f"format: {detail}){_expected_for(path)}") from err
