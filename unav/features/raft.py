@@ -159,7 +159,10 @@ def build_raft(weights: str | os.PathLike = "random", seed: int = 0) -> tuple[RA
 
 def frames_to_input(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 RGB frames [N, H, W, 3] -> padded RAFT input [N, 3, Hp, Wp] in [-1, 1] (sintel-mode replicate pad)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()  # [N, 3, H, W]
+    frames = np.ascontiguousarray(frames)
+    if not frames.flags.writeable:  # e.g. frames decoded straight from a pipe buffer
+        frames = frames.copy()
+    x = torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float()  # [N, 3, H, W]
     x = 2 * (x / 255.0) - 1.0
     return pad_frames(x)
 

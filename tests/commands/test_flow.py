@@ -1,0 +1,52 @@
+"""`unav flow` on a small lavfi video: RAFT (random weights) and DIS, file contents and errors."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from unav.cli import main
+from unav.features.flowfile import read_flow_file
+from unav.media.ffmpeg import ffmpeg_exe
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("flowclip") / "clip_a.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", "testsrc=size=170x128:rate=25:duration=0.4", "-pix_fmt", "yuv420p", str(path)],
+                   check=True)
+    return path
+
+
+def test_flow_raft_random(clip, tmp_path) -> None:
+    out = tmp_path / "flow" / "clip_a.flow"
+    rc = main(["flow", str(clip), "--out", str(out), "--weights", "random", "--updates", "2", "--crop", "64",
+               "--min-side", "128", "--batch-size", "4", "--no-progress"])
+    assert rc == 0
+    meta, chunks = read_flow_file(out)
+    codes = np.concatenate(list(chunks))
+    assert meta["frames"] == 10 and meta["pairs"] == 9 == len(codes)
+    assert codes.shape == (9, 2, 64, 64) and codes.dtype == np.uint16 and codes.max() <= 256
+    assert meta["method"] == "raft" and meta["weights"] == "random" and meta["updates"] == 2
+    assert meta["video_id"] == "clip_a" and meta["crop"] == 64
+
+
+def test_flow_dis(clip, tmp_path) -> None:
+    out = tmp_path / "clip_a.flow"
+    assert main(["flow", str(clip), "--out", str(out), "--method", "dis", "--crop", "64", "--min-side", "128",
+                 "--dis-preset", "ultrafast", "--no-progress"]) == 0
+    meta, chunks = read_flow_file(out)
+    assert meta["pairs"] == 9 and meta["paper_compatible"] is False and "not paper-compatible" in meta["note"]
+    assert sum(len(c) for c in chunks) == 9
+
+
+def test_flow_errors(clip, tmp_path, capsys) -> None:
+    out = tmp_path / "x.flow"
+    assert main(["flow", str(tmp_path / "nope.mp4"), "--out", str(out)]) == 2
+    assert "nope.mp4" in capsys.readouterr().err
+    assert main(["flow", str(clip), "--out", str(out), "--weights", "random", "--crop", "224",
+                 "--min-side", "128", "--no-progress"]) == 2
+    assert "does not fit" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,102 @@
+"""`unav flow VIDEO --out FILE`: optical flow of every consecutive 25 fps frame pair, quantised as the I3D flow
+stream consumes it (centre crop of the padded flow, clamp ±20, codes 0..256), written as a streamable flow file."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import UnavError
+
+log = logging.getLogger(__name__)
+
+RAFT_WEIGHTS_NAME = "raft_sintel"  # entry of the weights registry (torchvision's port of raft-sintel.pth)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", help="input video file")
+    parser.add_argument("--out", required=True, help="output flow file (e.g. flow/{id}.flow)")
+    parser.add_argument("--method", choices=("raft", "dis"), default="raft",
+                        help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
+    parser.add_argument("--device", default="cpu", help="torch device for RAFT (cpu, cuda, cuda:1, …)")
+    parser.add_argument("--batch-size", type=int, default=8, help="frame pairs per RAFT batch")
+    parser.add_argument("--weights", choices=("random", "pretrained"), default="random",
+                        help="pretrained RAFT weights (verified file) or seeded random init (tests, offline demo)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random init (--weights random)")
+    parser.add_argument("--weights-dir", default=None, help="directory holding downloaded weights")
+    parser.add_argument("--allow-unverified-weights", action="store_true",
+                        help="accept a weights file whose sha256 does not match the registry")
+    parser.add_argument("--updates", type=int, default=20, help="RAFT refinement iterations (reference: 20)")
+    parser.add_argument("--crop", type=int, default=224, help="centre crop of the padded flow (reference: 224)")
+    parser.add_argument("--min-side", type=int, default=256, help="frames are resized so the shorter side is this")
+    parser.add_argument("--dis-preset", choices=("ultrafast", "fast", "medium"), default="medium",
+                        help="OpenCV DIS preset (--method dis)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _raft_weights(args: argparse.Namespace) -> tuple[str, dict]:
+    if args.weights == "random":
+        return "random", {"weights": "random", "seed": args.seed}
+    from ..features import weights as weights_mod
+
+    path, sha, status = weights_mod.resolve(RAFT_WEIGHTS_NAME, args.weights_dir, args.allow_unverified_weights)
+    return str(path), {"weights": Path(path).name, "sha256": sha, "status": status}
+
+
+def build_computer(args: argparse.Namespace):
+    """The flow computer the arguments ask for and its weights provenance."""
+    if args.method == "dis":
+        from ..features.dis import DisFlowComputer
+
+        return DisFlowComputer(preset=args.dis_preset, crop=args.crop), {"weights": None}
+    import torch
+
+    from ..features.raft import FlowComputer
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UnavError(f"--device {args.device} requested but CUDA is not available (use --device cpu)")
+    path, entry = _raft_weights(args)
+    computer = FlowComputer(path, seed=args.seed, num_flow_updates=args.updates, device=args.device,
+                            batch_size=args.batch_size, crop=args.crop)
+    return computer, entry
+
+
+def _counted(frames: Iterator[np.ndarray], meta: dict) -> Iterator[np.ndarray]:
+    """Pass frames through, keeping meta["frames"] up to date (stored in the file's trailer)."""
+    for chunk in frames:
+        meta["frames"] = meta.get("frames", 0) + len(chunk)
+        yield chunk
+
+
+def _progress(codes: Iterator[np.ndarray], total: int | None, enabled: bool, desc: str) -> Iterator[np.ndarray]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="pair", desc=desc, disable=not enabled) as bar:
+        for chunk in codes:
+            bar.update(len(chunk))
+            yield chunk
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..features.flowfile import write_flow_file
+    from ..media.frames import iter_frames
+    from ..media.probe import probe
+
+    video = Path(args.video)
+    vid = video.stem
+    if not video.is_file():
+        raise UnavError(f"{vid}: video file {video} does not exist")
+    info = probe(video)
+    computer, weights_entry = build_computer(args)
+    meta = {**computer.meta(), **weights_entry, "video": str(video), "video_id": vid, "fps": 25.0,
+            "min_side": args.min_side, "frames": 0}
+    duration = getattr(info, "duration", None)
+    total = max(int(round(duration * 25.0)) - 1, 0) if duration else None
+    frames = _counted(iter_frames(video, fps=25.0, min_side=args.min_side, info=info), meta)
+    codes = _progress(computer.codes_for_frames(frames), total, not args.no_progress, f"{vid} flow")
+    final = write_flow_file(args.out, codes, meta)
+    log.info("%s: %d frames, %d flow pairs -> %s", vid, final["frames"], final["pairs"], args.out)
+    return 0
