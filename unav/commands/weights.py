@@ -1,0 +1,50 @@
+"""`unav weights fetch [NAME…]` downloads and verifies extractor weights; `unav weights list` shows the cache."""
+from __future__ import annotations
+
+import argparse
+
+from ..features import weights as W
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fetch = sub.add_parser("fetch", help="download and verify weights (all registry entries by default)")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="registry names or file names (default: all)")
+    fetch.add_argument("--force", action="store_true", help="download again even if a verified file is present")
+    lst = sub.add_parser("list", help="table of registry entries: present?, verified?, path")
+    for p in (fetch, lst):
+        p.add_argument("--weights-dir", default=None,
+                       help="weights directory (default: $UNAV_WEIGHTS, then ~/.cache/unav/weights)")
+        p.add_argument("--registry", default=None,
+                       help="registry YAML (default: $UNAV_WEIGHTS_REGISTRY, then resources/weights.yaml)")
+        p.add_argument("--allow-unverified-weights", action="store_true",
+                       help="accept files whose checksum differs from the registry (with a warning)")
+
+
+def _list(args: argparse.Namespace) -> int:
+    root = W.weights_dir(args.weights_dir)
+    rows = [("name", "present", "verified", "path")]
+    for name, entry in W.load_registry(args.registry).items():
+        path = root / entry.file
+        if path.is_file():
+            problems = W.check(entry, W.digest_file(path))
+            verified = "no (checksum differs)" if problems else ("yes" if entry.has_checks else "no checksum")
+            rows.append((name, "yes", verified, str(path)))
+        else:
+            rows.append((name, "no", "-", str(path)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    results = W.fetch(args.names, args.weights_dir, args.allow_unverified_weights, registry=args.registry,
+                      force=args.force)
+    for name, (path, sha, status) in results.items():
+        print(f"{name}\t{status}\t{sha}\t{path}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return _fetch(args) if args.action == "fetch" else _list(args)
