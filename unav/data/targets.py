@@ -139,11 +139,14 @@ def assign_targets_batch(segments_list: Sequence[torch.Tensor], labels_list: Seq
             rank = torch.empty_like(order).scatter_(
                 1, order, torch.arange(n, device=device).expand(b, n).contiguous())    # [B, N]
             prio = (n - 1) - rank[bi, ni]
-        best = torch.full((b * p * c,), -1, dtype=torch.long, device=device)
-        best.scatter_reduce_(0, flat, prio, reduce="amax")
-        keep = best[flat] == prio                                         # one winner per index
+        # Sort by (index, priority); the last triple of each run of equal indices is the winner.
+        order = torch.argsort(flat * n + prio)                            # [K]
+        flat_sorted = flat[order]
+        last = torch.ones_like(flat_sorted, dtype=torch.bool)
+        last[:-1] = flat_sorted[1:] != flat_sorted[:-1]
+        win = order[last]                                                 # [K'] unique indices
         reg = torch.zeros(b * p * c, 2, dtype=torch.float32, device=device)
-        reg[flat[keep]] = offsets[bi[keep], pi[keep], ni[keep]] / points.stride[pi[keep], None]
+        reg[flat[win]] = offsets[bi[win], pi[win], ni[win]] / points.stride[pi[win], None]
         return cls.view(b, p, c), reg.view(b, p, c, 2)                    # [B, P, C], [B, P, C, 2]
 
     lens = (segs[..., 1] - segs[..., 0])[:, None, :].expand(b, p, n)      # [B, P, N]
