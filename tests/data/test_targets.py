@@ -131,3 +131,19 @@ def test_no_events_and_batch():
 def test_label_out_of_range():
     with pytest.raises(ValueError, match="labels"):
         assign_targets(torch.tensor([[1.0, 5.0]]), torch.tensor([4]), 4, paper_points(), True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("class_aware", [True, False])
+def test_cuda_matches_cpu(class_aware):
+    rng = np.random.default_rng(11)
+    pts = paper_points()
+    videos = [random_layout(rng, 3) for _ in range(12)]
+    cls, reg = assign_targets_batch([s for s, _ in videos], [l for _, l in videos], 3, pts, class_aware)
+    gcls, greg = assign_targets_batch([s.cuda() for s, _ in videos], [l.cuda() for _, l in videos], 3,
+                                      pts.to("cuda"), class_aware)
+    assert gcls.is_cuda and greg.is_cuda
+    assert torch.equal(gcls.cpu(), cls) and torch.equal(greg.cpu(), reg)
+    # points left on the CPU follow the segments to the GPU
+    c1, r1 = assign_targets(videos[0][0].cuda(), videos[0][1].cuda(), 3, pts, class_aware)
+    assert c1.is_cuda and torch.equal(r1.cpu(), reg[0])
