@@ -159,3 +159,12 @@ def test_collate_training_and_inference(setup):
     tb = collate_fn(cfg, training=True)([train[i] for i in range(3)])
     assert tb["visual"].shape == (3, 2048, 224) and tb["mask"].shape == (3, 224)
     assert padded_length([225], 224, 32, False) == 256 and padded_length([1000], 224, 32, False) == 1024
+
+
+def test_dataset_pickles_for_worker_processes(setup):
+    import pickle
+
+    ann, d, cfg = setup
+    ds = UnavDataset(ann, d, "train", cfg, training=True)
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone.video_ids == ds.video_ids and clone[1]["visual"].shape == (2048, 224)

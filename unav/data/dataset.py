@@ -91,7 +91,7 @@ class UnavDataset(Dataset):
         self.use_audio = "audio" in modalities
         self.classes = annotations.classes
         self.num_classes = ds.get("num_classes") or annotations.num_classes
-        self.rng = rng if rng is not None else random
+        self.rng = rng   # None: the `random` module (kept out of the instance so it pickles)
 
         self.video_ids = [vid for s in self.splits for vid in annotations.split(s)]
         if not self.video_ids:
@@ -137,7 +137,7 @@ class UnavDataset(Dataset):
         if self.training:
             crop = (None if segments.shape[0] == 0 and feat_len <= self.max_seq_len else
                     random_crop(feat_len, segments, self.max_seq_len, self.trunc_thresh,
-                                self.crop_ratio, self.rng))
+                                self.crop_ratio, self.rng if self.rng is not None else random))
             if crop is not None:
                 st, ed, segments, keep = crop
                 labels = labels[keep]
