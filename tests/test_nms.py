@@ -194,3 +194,37 @@ def test_class_agnostic_voting_refines_segments():
     assert lab.tolist() == [0, 2]
     assert s[0].tolist() == pytest.approx([0.5, 10.5])  # equal-weight mean of the two overlapping
     assert s[1].tolist() == pytest.approx([50.0, 60.0])
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_soft_nms_cut_off_region_matches_reference(quantized):
+    """Many picks close to the cut-off score: stopping the per-class loop too early would lose entries."""
+    g = torch.Generator().manual_seed(11 + quantized)
+    n, num_classes = 600, 10
+    starts = torch.rand(n, generator=g, dtype=torch.float64) * 500
+    segs = torch.stack((starts, starts + 1 + torch.rand(n, generator=g, dtype=torch.float64) * 4), 1)
+    scores = 0.001 + 0.999 * torch.rand(n, generator=g, dtype=torch.float64)
+    if quantized:  # exact ties everywhere, including at the cut-off
+        scores = (scores * 20).ceil() / 20
+    labels = torch.randint(num_classes, (n,), generator=g)
+    out = soft_nms(segs, scores, labels, sigma=0.4, min_score=0.001, max_seg_num=50)
+    ref_top, picks = ref_soft_nms(segs.tolist(), scores.tolist(), labels.tolist(), 0.4, 0.001, 50)
+    assert_same_result(out, ref_top, picks)
+
+
+def test_soft_nms_few_busy_classes_among_many_sparse_ones():
+    """Sparse classes run out after a few steps while two busy ones go on (their rows get compacted)."""
+    g = torch.Generator().manual_seed(5)
+    sparse_labels = torch.arange(3, 63).repeat_interleave(2)  # 60 classes x 2 candidates
+    busy_labels = torch.tensor([0, 1]).repeat_interleave(150)  # 2 classes x 150 candidates
+    labels = torch.cat((sparse_labels, busy_labels))
+    n = labels.numel()
+    starts = torch.rand(n, generator=g, dtype=torch.float64) * 300
+    segs = torch.stack((starts, starts + 0.5 + torch.rand(n, generator=g, dtype=torch.float64) * 3), 1)
+    scores = 0.001 + 0.999 * torch.rand(n, generator=g, dtype=torch.float64)
+    perm = torch.randperm(n, generator=g)
+    segs, scores, labels = segs[perm], scores[perm], labels[perm]
+    out = soft_nms(segs, scores, labels, sigma=0.4, min_score=0.001, max_seg_num=100)
+    ref_top, picks = ref_soft_nms(segs.tolist(), scores.tolist(), labels.tolist(), 0.4, 0.001, 100)
+    assert_same_result(out, ref_top, picks)
+    assert {0, 1} <= set(out[2].tolist()) and len(set(out[2].tolist())) > 10

@@ -19,17 +19,41 @@ first max_seg_num picks, so it can never enter the global top max_seg_num except
 We therefore run at most max_seg_num iterations; each one picks the current maximum of *every* group at once on
 a padded [G, Nmax] layout (padding = -inf), rescoring all groups in the same tensor ops.
 
-Groups whose candidates are exhausted leave the working rows once they are half of them (smaller tensors).
+The loop also stops early once max_seg_num picks score strictly above the highest remaining score of every
+group (later picks only score lower, so they could not enter the result), and groups whose candidates are
+exhausted leave the working rows once they are half of them (smaller tensors).
 Ties: within a group the earliest candidate (input order) wins a tie; the final ranking is a stable sort by
 score over (pick step, group id).
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 _EPS_LEN = 1e-6  # added to every segment length inside the IoU
+_CHECK_EVERY = 4  # NMS steps between exhaustion / early-exit / compaction checks
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch CPU ops on one intra-op thread, then restore the previous count.
+
+    The NMS loop runs ~20 tiny ops per step; on a busy machine every multi-threaded region among them can wait
+    milliseconds for a second core, so one thread is both faster and predictable here.
+    """
+    prev = torch.get_num_threads()
+    if prev == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
 
 def _empty_like(segs: Tensor, scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -64,6 +88,23 @@ def _greedy_nms(
     multiclass: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Shared engine of soft/hard NMS on the padded per-group layout (see module docstring)."""
+    with single_threaded():
+        return _greedy_nms_impl(segs, scores, labels, soft=soft, sigma=sigma, iou_threshold=iou_threshold,
+                                min_score=min_score, max_seg_num=max_seg_num, multiclass=multiclass)
+
+
+def _greedy_nms_impl(
+    segs: Tensor,
+    scores: Tensor,
+    labels: Tensor,
+    *,
+    soft: bool,
+    sigma: float,
+    iou_threshold: float,
+    min_score: float,
+    max_seg_num: int,
+    multiclass: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
     n = scores.numel()
     if n == 0 or max_seg_num <= 0:
         return _empty_like(segs, scores, labels)
@@ -95,28 +136,34 @@ def _greedy_nms(
         exp_floor = None if neg_inv_sigma > -80.0 else -80.0
 
     row_group = torch.arange(num_groups, device=device)  # [G'] group id of each working row
+    x1, x2, area = geom.unbind(0)  # [G', Nmax] each
     picks_score: list[Tensor] = []  # per iteration [G'] picked score (-inf: group exhausted)
     picks_col: list[Tensor] = []  # per iteration [G'] picked column
     picks_group: list[Tensor] = []  # per iteration [G'] group ids of the working rows
-    for _ in range(min(max_seg_num, n_max)):
-        best, col = cur.max(dim=1)  # [G'], [G']
-        alive = torch.isfinite(best)  # [G']
-        n_alive = int(alive.sum())
-        if n_alive == 0:
-            break
+    for step in range(min(max_seg_num, n_max)):
+        best, col = cur.max(dim=1)  # [G'], [G'] each group's pick
+        if step % _CHECK_EVERY == 0:
+            # housekeeping (a few syncs, so not every step)
+            top = float(best.max())  # no later pick of any group can score above this
+            if top == neg_inf:
+                break  # every group exhausted
+            if picks_score and int((torch.cat(picks_score) > top).sum()) >= max_seg_num:
+                # early exit: max_seg_num picks already beat every future pick, so the result is final
+                break
+            alive = torch.isfinite(best)  # [G']
+            if 2 * int(alive.sum()) <= cur.shape[0]:
+                # most groups are exhausted: keep only the working rows that still have candidates
+                cur, geom, best, col, row_group = cur[alive], geom[:, alive], best[alive], col[alive], row_group[alive]
+                x1, x2, area = geom.unbind(0)
         picks_score.append(best)
         picks_col.append(col)
         picks_group.append(row_group)
         cur.scatter_(1, col[:, None], neg_inf)  # the picks leave the pool
-        if 2 * n_alive <= cur.shape[0]:
-            # most groups are exhausted: keep only the working rows that still have candidates
-            cur, geom, col, row_group = cur[alive], geom[:, alive], col[alive], row_group[alive]
-        px = geom.gather(2, col.view(1, -1, 1).expand(3, -1, 1))  # [3, G', 1]
-        x1, x2, area = geom[0], geom[1], geom[2]  # [G', Nmax] each
+        px1, px2, parea = geom.gather(2, col.view(1, -1, 1).expand(3, -1, 1)).unbind(0)  # [G', 1] each
         # IoU of every candidate with its group's pick: inter / (len + len_pick + 2 eps - inter)
-        inter = torch.minimum(x2, px[1])
-        inter.sub_(torch.maximum(x1, px[0])).clamp_(min=0)
-        union = area + px[2]
+        inter = torch.minimum(x2, px2)
+        inter.sub_(torch.maximum(x1, px1)).clamp_(min=0)
+        union = area + parea
         union.sub_(inter)
         iou = inter.div_(union)  # [G', Nmax]
         if soft:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from unav.nms import batched_nms
+from unav.nms import batched_nms, single_threaded
 
 # test-time keys and their paper defaults (unav/configs/defaults.yaml, `test:`)
 TEST_DEFAULTS: dict[str, object] = {
@@ -85,6 +85,11 @@ def decode_video(
     """
     cfg = dict(TEST_DEFAULTS)
     cfg.update(test_cfg or {})
+    with single_threaded():  # a few hundred tiny ops per video: threads only add waiting
+        return _decode_video(cls_logits, offsets, masks, strides, cfg)
+
+
+def _decode_video(cls_logits, offsets, masks, strides, cfg: dict) -> tuple[Tensor, Tensor, Tensor]:
     parts = [
         decode_level(c, o, m, s, float(cfg["pre_nms_thresh"]), int(cfg["pre_nms_topk"]),
                      float(cfg["duration_thresh"]))
