@@ -46,29 +46,33 @@ def decode_level(
     Returns segs [N, 2] in grid units (float32), scores [N] sorted descending, labels [N] (long).
     """
     num_points, num_classes = cls_logits.shape
-    probs = torch.sigmoid(cls_logits.float()) * mask.to(torch.float32)[:, None]  # [T, C]
-    flat = probs.reshape(-1)  # [T*C]
-    keep = (flat > pre_nms_thresh) & mask[:, None].expand(num_points, num_classes).reshape(-1)
-    idx = keep.nonzero().squeeze(1)  # [K] flat (point, class) indices
-    cand = flat[idx]
+    probs = torch.sigmoid(cls_logits.float()) * mask.to(torch.float32)[:, None]  # [T, C], padding -> 0
+    flat = probs.view(-1)  # [T*C], flat index = point * C + class
+    keep = flat > pre_nms_thresh
+    if pre_nms_thresh < 0:  # a floor below 0 would let padded points (score 0) through
+        keep &= mask.repeat_interleave(num_classes)
+    idx = keep.nonzero().view(-1)  # [K] flat (point, class) indices
+    cand = flat.index_select(0, idx)  # [K]
     k = min(int(pre_nms_topk), idx.numel())
     if k < idx.numel():
         cand, sel = torch.topk(cand, k, sorted=True)
     else:
         cand, sel = torch.sort(cand, descending=True)
-    idx = idx[sel]  # [k]
+    idx = idx.index_select(0, sel)  # [k]
     point = torch.div(idx, num_classes, rounding_mode="floor")  # [k]
-    label = idx % num_classes  # [k]
+    label = idx - point * num_classes  # [k]
     if offsets.dim() == 3:  # class-aware: the pair's own class channel
-        off = offsets.reshape(-1, 2)[idx].float()  # [k, 2]
+        off = offsets.reshape(-1, 2).index_select(0, idx).float()  # [k, 2]
     elif offsets.dim() == 2:
-        off = offsets[point].float()  # [k, 2]
+        off = offsets.index_select(0, point).float()  # [k, 2]
     else:
         raise ValueError(f"offsets must be [T, C, 2] or [T, 2], got {tuple(offsets.shape)}")
-    t = point.to(torch.float32) * stride  # [k] point position in grid units
-    segs = torch.stack((t - off[:, 0] * stride, t + off[:, 1] * stride), dim=1)  # [k, 2]
-    long_enough = (segs[:, 1] - segs[:, 0]) > duration_thresh
-    return segs[long_enough], cand[long_enough], label[long_enough]
+    t = point.to(torch.float32).mul_(stride)[:, None]  # [k, 1] point position in grid units
+    segs = off.mul_(stride)  # [k, 2] distances in grid units
+    segs[:, 0].neg_()
+    segs.add_(t)  # [k, 2] (t - d_start * stride, t + d_end * stride)
+    long_enough = ((segs[:, 1] - segs[:, 0]) > duration_thresh).nonzero().view(-1)
+    return segs.index_select(0, long_enough), cand.index_select(0, long_enough), label.index_select(0, long_enough)
 
 
 def decode_video(
