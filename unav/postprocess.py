@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from unav.data import grid
 from unav.nms import batched_nms, single_threaded
 
 # test-time keys and their paper defaults (unav/configs/defaults.yaml, `test:`)
@@ -115,14 +116,16 @@ def _decode_video(cls_logits, offsets, masks, strides, cfg: dict) -> tuple[Tenso
 
 
 def grid_to_seconds(segs: Tensor, fps: float, feat_stride: int, num_frames: int, duration: float) -> Tensor:
-    """Grid units -> seconds, clipped to [0, duration]. Any shape, e.g. segs [N, 2]."""
-    sec = (segs.to(torch.float64) * feat_stride + 0.5 * num_frames) / fps
-    return sec.clamp(min=0.0, max=float(duration)).to(segs.dtype if segs.is_floating_point() else torch.float32)
+    """Grid units -> seconds, clipped to [0, duration]. Any shape, e.g. segs [N, 2]; the formula lives in
+    unav.data.grid (row i is centred at (i * feat_stride + num_frames / 2) / fps)."""
+    if not segs.is_floating_point():
+        segs = segs.float()
+    return grid.grid_to_seconds(segs, fps, feat_stride, num_frames, duration=float(duration))
 
 
 def seconds_to_grid(t, fps: float, feat_stride: int, num_frames: int):
     """Seconds -> grid units (inverse of grid_to_seconds, no clipping). Float, array or tensor."""
-    return (t * fps - 0.5 * num_frames) / feat_stride
+    return grid.seconds_to_grid(t, fps, feat_stride, num_frames)
 
 
 def to_results(segs_sec: Tensor, scores: Tensor, labels: Tensor, class_names: Sequence[str]) -> list[dict]:
