@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("raft", "dis"), default="raft",
                         help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
     parser.add_argument("--device", default="cpu", help="torch device for RAFT (cpu, cuda, cuda:1, …)")
-    parser.add_argument("--batch-size", type=int, default=8, help="frame pairs per RAFT batch")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="frame pairs per RAFT batch (default: 8 on CPU, 32 on CUDA, where small batches "
+                             "leave the GPU idle)")
     parser.add_argument("--weights", choices=("random", "pretrained"), default="random",
                         help="pretrained RAFT weights (verified file) or seeded random init (tests, offline demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init (--weights random)")
@@ -59,8 +61,9 @@ def build_computer(args: argparse.Namespace):
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UnavError(f"--device {args.device} requested but CUDA is not available (use --device cpu)")
     path, entry = _raft_weights(args)
+    batch_size = args.batch_size or (32 if args.device.startswith("cuda") else 8)
     computer = FlowComputer(path, seed=args.seed, num_flow_updates=args.updates, device=args.device,
-                            batch_size=args.batch_size, crop=args.crop)
+                            batch_size=batch_size, crop=args.crop)
     return computer, entry
 
 
