@@ -159,3 +159,18 @@ def test_to_results_format():
     assert all(type(v) is float for e in out for v in (*e["segment"], e["score"]))
     with pytest.raises(ValueError, match="label id 3"):
         to_results(segs[:1], torch.tensor([0.5]), torch.tensor([3]), ["a", "b"])
+
+
+def test_decode_level_accepts_non_contiguous_head_outputs():
+    """Heads emit [C, T] / [2C, T]; the transposed views must decode like contiguous copies."""
+    g = torch.Generator().manual_seed(3)
+    T, C = 30, 4
+    logits_ct = torch.randn(C, T, generator=g) * 3 - 3  # [C, T]
+    offsets_ct = torch.rand(C, 2, T, generator=g) * 3  # [C, 2, T]
+    mask = torch.ones(T, dtype=torch.bool)
+    a = decode_level(logits_ct.t(), offsets_ct.permute(2, 0, 1), mask, 2, 0.001, 2000, 0.05)
+    b = decode_level(logits_ct.t().contiguous(), offsets_ct.permute(2, 0, 1).contiguous(), mask, 2,
+                     0.001, 2000, 0.05)
+    assert a[0].numel() > 0
+    assert torch.allclose(a[1], b[1], rtol=1e-6, atol=0)  # sigmoid may differ in the last bit
+    assert torch.allclose(a[0], b[0]) and torch.equal(a[2], b[2])

@@ -48,7 +48,7 @@ def decode_level(
     """
     num_points, num_classes = cls_logits.shape
     probs = torch.sigmoid(cls_logits.float()) * mask.to(torch.float32)[:, None]  # [T, C], padding -> 0
-    flat = probs.view(-1)  # [T*C], flat index = point * C + class
+    flat = probs.reshape(-1)  # [T*C], flat index = point * C + class
     keep = flat > pre_nms_thresh
     if pre_nms_thresh < 0:  # a floor below 0 would let padded points (score 0) through
         keep &= mask.repeat_interleave(num_classes)
