@@ -50,3 +50,25 @@ def test_flow_errors(clip, tmp_path, capsys) -> None:
                  "--min-side", "128", "--no-progress"]) == 2
     assert "does not fit" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_flow_pretrained_file_from_weights_dir(clip, tmp_path, capsys) -> None:
+    import torch
+
+    from unav.features.raft import build_raft, sha256_file
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    model, _ = build_raft("random", seed=9)
+    wfile = wdir / "raft_large_C_T_SKHT_V1-0b8c9e55.pth"
+    torch.save(model.state_dict(), wfile)  # right layout, wrong checksum
+    out = tmp_path / "p.flow"
+    base = ["flow", str(clip), "--out", str(out), "--weights", "pretrained", "--raft-weights",
+            "raft_large_C_T_SKHT_V1", "--weights-dir", str(wdir), "--updates", "1", "--crop", "64",
+            "--min-side", "128", "--no-progress"]
+    assert main(base) == 2  # checksum does not match the registry
+    assert "raft_large_C_T_SKHT_V1" in capsys.readouterr().err and not out.exists()
+    assert main(base + ["--allow-unverified-weights"]) == 0
+    meta, _ = read_flow_file(out)
+    assert meta["sha256"] == sha256_file(wfile) and meta["status"] == "unverified"
+    assert meta["weights"] == wfile.name

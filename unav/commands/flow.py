@@ -13,7 +13,8 @@ from ..errors import UnavError
 
 log = logging.getLogger(__name__)
 
-RAFT_WEIGHTS_NAME = "raft_sintel"  # entry of the weights registry (torchvision's port of raft-sintel.pth)
+# entries of the weights registry: the original raft-sintel.pth, or torchvision's port of it
+RAFT_WEIGHTS = ("raft_sintel", "raft_large_C_T_SKHT_V1")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", choices=("random", "pretrained"), default="random",
                         help="pretrained RAFT weights (verified file) or seeded random init (tests, offline demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init (--weights random)")
+    parser.add_argument("--raft-weights", choices=RAFT_WEIGHTS, default=RAFT_WEIGHTS[0],
+                        help="which published RAFT file to use with --weights pretrained (both are raft-sintel)")
     parser.add_argument("--weights-dir", default=None, help="directory holding downloaded weights")
     parser.add_argument("--allow-unverified-weights", action="store_true",
                         help="accept a weights file whose sha256 does not match the registry")
@@ -44,7 +47,7 @@ def _raft_weights(args: argparse.Namespace) -> tuple[str, dict]:
         return "random", {"weights": "random", "seed": args.seed}
     from ..features import weights as weights_mod
 
-    path, sha, status = weights_mod.resolve(RAFT_WEIGHTS_NAME, args.weights_dir, args.allow_unverified_weights)
+    path, sha, status = weights_mod.resolve(args.raft_weights, args.weights_dir, args.allow_unverified_weights)
     return str(path), {"weights": Path(path).name, "sha256": sha, "status": status}
 
 

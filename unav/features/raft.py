@@ -130,10 +130,9 @@ def load_raft_weights(model: RAFT, path: str | os.PathLike) -> None:
     if not path.is_file():
         raise UnavError(f"RAFT weights file {path} does not exist (expected {TORCHVISION_WEIGHTS_FILE} "
                         f"or {ORIGINAL_WEIGHTS_FILE}; see `unav weights fetch`)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the user's problem, name it
-        raise UnavError(f"{path}: cannot read RAFT weights ({err})") from err
+    from .weights import load_weights  # torch.load(weights_only=True) with errors that name the file
+
+    state = load_weights(path)
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
