@@ -120,7 +120,8 @@ class StreamFeatures:
     @torch.inference_mode()
     def push(self, items: torch.Tensor) -> None:  # [n, C, H, W] integer -> rows for completed windows
         for batch in batches(self.windows.push(items), self.batch_size):  # [b, C, 24, H, W] views
-            x = self.to_input(batch.to(self.device, non_blocking=True))
+            # One contiguous copy per batch (the windows are strided views; convs on those are very slow).
+            x = self.to_input(batch.to(self.device).contiguous())  # [b, C, 24, H, W] float
             self.rows.append(self.model.features(x).float().cpu().numpy())  # [b, 1024]
             if self.bar is not None:
                 self.bar.update(len(batch))
