@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow-method", choices=("raft", "dis"), default="raft",
                         help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
     parser.add_argument("--flow-updates", type=int, default=20, help="RAFT refinement iterations (reference: 20)")
+    parser.add_argument("--raft-weights", choices=("raft_sintel", "raft_large_C_T_SKHT_V1"), default="raft_sintel",
+                        help="which published RAFT file to use with --weights pretrained (both are raft-sintel)")
     parser.add_argument("--dis-preset", choices=("ultrafast", "fast", "medium"), default="medium",
                         help="OpenCV DIS preset (--flow-method dis)")
     parser.add_argument("--weights", choices=("random", "pretrained"), default="pretrained",
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
                                weights=args.weights, weights_dir=args.weights_dir,
                                allow_unverified_weights=args.allow_unverified_weights, seed=args.seed,
                                flow_method=args.flow_method, flow_updates=args.flow_updates,
+                               raft_weights=args.raft_weights,
                                dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side,
                                hop_seconds=args.hop, reencode=args.reencode,
                                progress=not args.no_progress and sys.stderr.isatty())

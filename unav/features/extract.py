@@ -33,7 +33,8 @@ STREAMS = ("rgb", "flow", "vggish")
 FLOW_METHODS = ("raft", "dis")
 VGGISH_DIM = 128
 # weight registry names (resources/weights.yaml) per model
-WEIGHT_NAMES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "raft": "raft_sintel", "vggish": "vggish"}
+WEIGHT_NAMES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "vggish": "vggish"}
+RAFT_WEIGHT_NAMES = ("raft_sintel", "raft_large_C_T_SKHT_V1")  # both are raft-sintel (original / torchvision port)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ExtractSettings:
     seed: int = 0
     flow_method: str = "raft"           # "raft" (the paper) | "dis" (fast, not paper-compatible)
     flow_updates: int = 20              # RAFT refinement iterations (video_features: 20)
+    raft_weights: str = RAFT_WEIGHT_NAMES[0]  # registry entry of the RAFT file (weights "pretrained")
     dis_preset: str = "medium"          # OpenCV DIS preset (flow_method "dis")
     crop: int = 224
     min_side: int = 256
@@ -69,6 +71,8 @@ class ExtractSettings:
             raise UnavError("batch size, crop, min side and chunk must be positive integers")
         if self.crop > self.min_side:
             raise UnavError(f"crop {self.crop} is larger than the frames' shorter side {self.min_side}")
+        if self.raft_weights not in RAFT_WEIGHT_NAMES:
+            raise UnavError(f"unknown RAFT weights {self.raft_weights!r}; choose from {', '.join(RAFT_WEIGHT_NAMES)}")
         if self.hop_seconds <= 0:
             raise UnavError(f"VGGish hop must be positive, got {self.hop_seconds}")
 
@@ -191,7 +195,7 @@ class Extractor:
             if s.flow_method == "raft":
                 from .raft import FlowComputer
 
-                path, entry = _resolve(WEIGHT_NAMES["raft"], s)
+                path, entry = _resolve(s.raft_weights, s)
                 self._flow = _cached(("raft", path, s.seed, str(self.device), s.flow_updates, s.batch_size, s.crop),
                                      lambda: FlowComputer(path, seed=s.seed, num_flow_updates=s.flow_updates,
                                                           device=self.device, batch_size=s.batch_size, crop=s.crop))

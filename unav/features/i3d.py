@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import UnavError
 from ..state_dict import load_strict
 
 Triple = tuple[int, int, int]
@@ -195,6 +196,10 @@ def build_i3d(stream: str, weights: str | os.PathLike = "random", seed: int = 0,
     finally:
         torch.random.set_rng_state(gen_state)
     if str(weights) != "random":
-        state = torch.load(os.fspath(weights), map_location="cpu", weights_only=True)
+        from .weights import load_weights
+
+        state = load_weights(weights)  # weights_only torch.load with readable errors
+        if not isinstance(state, dict):
+            raise UnavError(f"{weights}: expected an I3D state dict (name -> tensor), got {type(state).__name__}")
         load_strict(model, state, os.fspath(weights))
     return model.to(device).eval()
