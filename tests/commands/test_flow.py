@@ -36,9 +36,10 @@ def test_flow_raft_random(clip, tmp_path) -> None:
 def test_flow_dis(clip, tmp_path) -> None:
     out = tmp_path / "clip_a.flow"
     assert main(["flow", str(clip), "--out", str(out), "--method", "dis", "--crop", "64", "--min-side", "128",
-                 "--dis-preset", "ultrafast", "--no-progress"]) == 0
+                 "--dis-preset", "ultrafast", "--reencode", "--no-progress"]) == 0
     meta, chunks = read_flow_file(out)
-    assert meta["pairs"] == 9 and meta["paper_compatible"] is False and "not paper-compatible" in meta["note"]
+    assert meta["pairs"] == 9 and meta["frames"] == 10 and meta["reencode"] is True
+    assert meta["method"] == "dis" and meta["paper_compatible"] is False and "not paper-compatible" in meta["note"]
     assert sum(len(c) for c in chunks) == 9
 
 

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frame pairs per RAFT batch (default: 8 on CPU, 32 on CUDA, where small batches "
                              "leave the GPU idle)")
     parser.add_argument("--weights", choices=("random", "pretrained"), default="random",
-                        help="pretrained RAFT weights (verified file) or seeded random init (tests, offline demo)")
+                        help="pretrained RAFT weights (verified file) or seeded random init for tests and the "
+                             "offline demo (default: random, stamped into the file)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init (--weights random)")
     parser.add_argument("--raft-weights", choices=RAFT_WEIGHTS, default=RAFT_WEIGHTS[0],
                         help="which published RAFT file to use with --weights pretrained (both are raft-sintel)")
@@ -37,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--updates", type=int, default=20, help="RAFT refinement iterations (reference: 20)")
     parser.add_argument("--crop", type=int, default=224, help="centre crop of the padded flow (reference: 224)")
     parser.add_argument("--min-side", type=int, default=256, help="frames are resized so the shorter side is this")
+    parser.add_argument("--reencode", action="store_true",
+                        help="decode through the reference's lossy x264 25 fps re-encode (as `unav extract --reencode`)")
     parser.add_argument("--dis-preset", choices=("ultrafast", "fast", "medium"), default="medium",
                         help="OpenCV DIS preset (--method dis)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -98,10 +101,10 @@ def run(args: argparse.Namespace) -> int:
     info = probe(video)
     computer, weights_entry = build_computer(args)
     meta = {**computer.meta(), **weights_entry, "video": str(video), "video_id": vid, "fps": 25.0,
-            "min_side": args.min_side, "frames": 0}
+            "min_side": args.min_side, "reencode": args.reencode, "frames": 0}
     duration = getattr(info, "duration", None)
     total = max(int(round(duration * 25.0)) - 1, 0) if duration else None
-    frames = _counted(iter_frames(video, fps=25.0, min_side=args.min_side, info=info), meta)
+    frames = _counted(iter_frames(video, fps=25.0, min_side=args.min_side, reencode=args.reencode, info=info), meta)
     codes = _progress(computer.codes_for_frames(frames), total, not args.no_progress, f"{vid} flow")
     final = write_flow_file(args.out, codes, meta)
     log.info("%s: %d frames, %d flow pairs -> %s", vid, final["frames"], final["pairs"], args.out)
