@@ -270,3 +270,19 @@ def test_torchvision_file_loads_strictly(tmp_path, computer: FlowComputer) -> No
     torch.save(bad, path)
     with pytest.raises(UnavError, match="update_block.flow_head.conv1.weight"):
         FlowComputer(path, crop=32)
+
+
+@pytest.mark.parametrize("batch_size, sizes", [(1, (1, 1, 2)), (5, (1, 3))])
+def test_streaming_is_independent_of_batching(computer: FlowComputer, batch_size: int, sizes: tuple) -> None:
+    frames = smooth_frames(4, 128, 128, seed=2)
+    bounds = np.cumsum((0,) + sizes)
+    chunks = [frames[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    reference = torch.cat(list(computer.flows_for_frames(iter([frames]))))  # batch size 3, one chunk
+    old = computer.batch_size
+    computer.batch_size = batch_size
+    try:
+        flows = list(computer.flows_for_frames(iter(chunks)))
+    finally:
+        computer.batch_size = old
+    assert all(len(f) <= batch_size for f in flows)
+    torch.testing.assert_close(torch.cat(flows), reference, atol=1e-4, rtol=1e-4)
