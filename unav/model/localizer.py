@@ -56,14 +56,14 @@ class Localizer(nn.Module):
             feats = self.dependency_block(feats, masks)
         return self.cls_head(feats, masks), self.reg_head(feats, masks), masks
 
-    def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor) -> dict:
+    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None, mask: torch.Tensor) -> dict:
         """visual [B, Cv, T], audio [B, 128, T], mask [B, T] bool ->
         {"cls_logits": per level [B, T_l, C], "offsets": per level [B, T_l, C, 2] or [B, T_l, 2],
          "masks": per level [B, T_l], "strides": [s_l]}.
 
         In eval mode each video is run at its own padded length (grouping videos that share it), so its outputs
         never depend on the other videos of the batch and equal a batch-of-one run."""
-        if self.training or visual.shape[0] == 1:
+        if self.training or mask.shape[0] == 1:
             cls, off, masks = self._forward(visual, audio, mask)
             return {"cls_logits": cls, "offsets": off, "masks": masks, "strides": self.strides}
         lengths = mask.sum(1).tolist()
@@ -72,11 +72,13 @@ class Localizer(nn.Module):
         cls_out = off_out = mask_out = None
         for t in own.unique().tolist():
             idx = (own == t).nonzero().flatten().to(visual.device)
-            cls, off, masks = self._forward(visual[idx, :, :t], audio[idx, :, :t], mask[idx, :t])
+            cls, off, masks = self._forward(None if visual is None else visual[idx, :, :t],
+                                            None if audio is None else audio[idx, :, :t], mask[idx, :t])
             if cls_out is None:
-                cls_out = [c.new_zeros((visual.shape[0], full_t // s) + c.shape[2:]) for c, s in zip(cls, self.strides)]
-                off_out = [o.new_zeros((visual.shape[0], full_t // s) + o.shape[2:]) for o, s in zip(off, self.strides)]
-                mask_out = [mask.new_zeros((visual.shape[0], full_t // s)) for s in self.strides]
+                b = mask.shape[0]
+                cls_out = [c.new_zeros((b, full_t // s) + c.shape[2:]) for c, s in zip(cls, self.strides)]
+                off_out = [o.new_zeros((b, full_t // s) + o.shape[2:]) for o, s in zip(off, self.strides)]
+                mask_out = [mask.new_zeros((b, full_t // s)) for s in self.strides]
             for level in range(len(self.strides)):
                 n = cls[level].shape[1]
                 cls_out[level][idx, :n] = cls[level]

@@ -1,0 +1,26 @@
+"""`unav predict`: run a checkpoint on a split of an annotation file and write predictions.json."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--features", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", required=True, help="predictions.json")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--weights", default="auto", choices=["auto", "ema", "model"],
+                   help="which weights of the checkpoint (auto: the EMA when present, as the paper evaluates)")
+    p.add_argument("--batch-size", type=int, default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..infer import predict_checkpoint
+
+    summary = predict_checkpoint(args.checkpoint, args.annotations, args.features, args.split, args.out,
+                                 device=args.device, weights=args.weights, batch_size=args.batch_size)
+    print(f"{summary['videos']} videos, {summary['predictions']} predictions ({summary['weights']} weights) "
+          f"-> {args.out}")
+    return 0

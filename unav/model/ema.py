@@ -1,0 +1,44 @@
+"""Exponential moving average of the model weights (evaluation uses it, as released)."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class ModelEma:
+    """decay 0.999 as released; with `warmup` the decay is min(decay, (1 + n) / (10 + n)) after n updates, so a
+    short run's EMA is not dominated by the random initial weights (after 270 steps 0.999^270 = 76 % would be)."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = False):
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay = decay
+        self.warmup = warmup
+        self.updates = 0
+
+    def current_decay(self) -> float:
+        if not self.warmup:
+            return self.decay
+        return min(self.decay, (1 + self.updates) / (10 + self.updates))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        d = self.current_decay()
+        self.updates += 1
+        src = model.state_dict()
+        for name, ema_v in self.module.state_dict().items():
+            v = src[name].detach()
+            if ema_v.dtype.is_floating_point:
+                ema_v.mul_(d).add_(v.to(ema_v.dtype), alpha=1 - d)
+            else:
+                ema_v.copy_(v)
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.updates = int(state["updates"])

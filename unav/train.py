@@ -1,0 +1,268 @@
+"""Training loop: AdamW + warm-up/cosine, focal + DIoU losses, model EMA, per-epoch validation mAP, resumable
+checkpoints (`last.pt`, `best.pt`), a metrics log and training curves. Multi-process with torchrun (DDP)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+
+from . import __version__
+from .config import save_config
+from .data.annotations import Annotations
+from .data.dataset import UnavDataset, collate_fn
+from .data.features import check_provenance
+from .data.targets import assign_targets_batch, make_points
+from .errors import UnavError
+from .io import save_torch, write_text
+from .model.checkpoint import FORMAT
+from .model.ema import ModelEma
+from .model.localizer import Localizer
+from .model.losses import localization_losses
+from .model.optim import make_optimizer, warmup_cosine
+
+log = logging.getLogger("unav.train")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UnavError("train.device is cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+             "numpy_pos": int(np_state[2]), "python": json.dumps(random.getstate())}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(state["numpy_pos"]), 0, 0.0))
+    py = json.loads(state["python"])
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    def __init__(self, cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path):
+        self.cfg, self.ann, self.feat_dir, self.out = cfg, annotations, Path(feat_dir), Path(out_dir)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.main = self.rank == 0
+        self.device = resolve_device(cfg["train"]["device"])
+        if self.world > 1:
+            if self.device.type == "cuda":
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                torch.cuda.set_device(local)
+                self.device = torch.device("cuda", local)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        t = cfg["train"]
+        if t["batch_size"] % self.world:
+            raise UnavError(f"train.batch_size {t['batch_size']} must be divisible by the {self.world} processes")
+        seed = cfg["seed"]
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+        train_ids = annotations.split("train")
+        if not train_ids:
+            raise UnavError("the annotation file has no videos in the train split")
+        self.provenance = check_provenance(self.feat_dir, train_ids + annotations.split(t["eval_split"]))
+        self.train_set = UnavDataset(annotations, self.feat_dir, "train", cfg, training=True)
+        self.val_set = (UnavDataset(annotations, self.feat_dir, t["eval_split"], cfg, training=False)
+                        if t["eval_every"] and annotations.split(t["eval_split"]) else None)
+        self.model = Localizer(cfg, annotations.num_classes).to(self.device)
+        self.ema = ModelEma(self.model, t["ema_decay"], t["ema_warmup"])
+        self.net = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = make_optimizer(self.model, t["lr"], t["weight_decay"])
+        self.sampler = (DistributedSampler(self.train_set, self.world, self.rank, shuffle=True, seed=seed,
+                                           drop_last=True) if self.world > 1 else None)
+        self.loader = self._loader()
+        steps_per_epoch = len(self.loader)
+        if steps_per_epoch == 0:
+            raise UnavError(f"the train split has {len(self.train_set)} videos, fewer than one batch of "
+                            f"{t['batch_size']}; lower train.batch_size")
+        total_epochs = t["warmup_epochs"] + t["epochs"]
+        self.total_epochs = total_epochs
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(t["warmup_epochs"] * steps_per_epoch, total_epochs * steps_per_epoch))
+        self.loss_normalizer = float(t["init_loss_norm"])
+        self.epoch = 0
+        self.step = 0
+        self.best: dict[str, Any] = {"value": None, "epoch": None}
+        self.history: list[dict] = []
+        m = cfg["model"]
+        self.class_aware = m["class_aware_regression"]
+        self.reg_range = m["regression_range"]
+
+    def _loader(self) -> DataLoader:
+        t, d = self.cfg["train"], self.cfg["dataset"]
+        per_rank = t["batch_size"] // self.world
+        gen = torch.Generator()
+        gen.manual_seed(self.cfg["seed"])
+        self._gen = gen
+        return DataLoader(
+            self.train_set, batch_size=per_rank, shuffle=self.sampler is None, sampler=self.sampler,
+            drop_last=True, generator=gen, num_workers=d["num_workers"],
+            persistent_workers=False, collate_fn=collate_fn(self.cfg, training=True))
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint(self) -> dict:
+        return {
+            "format": FORMAT, "unav_version": __version__, "config": self.cfg, "classes": self.ann.classes,
+            "model": self.model.state_dict(), "ema": self.ema.module.state_dict(), "ema_updates": self.ema.updates,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch, "step": self.step, "loss_normalizer": self.loss_normalizer,
+            "best": self.best, "history": self.history, "rng": _rng_state(),
+            "feature_provenance": self.provenance, "predict_weights": "ema",
+        }
+
+    def resume(self, path: Path) -> None:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if ckpt.get("format") != FORMAT:
+            raise UnavError(f"{path} is not a unav training checkpoint")
+        self.model.load_state_dict(ckpt["model"])
+        self.ema.module.load_state_dict(ckpt["ema"])
+        self.ema.updates = ckpt["ema_updates"]
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.epoch, self.step = ckpt["epoch"], ckpt["step"]
+        self.loss_normalizer = ckpt["loss_normalizer"]
+        self.best, self.history = ckpt["best"], ckpt["history"]
+        _set_rng_state(ckpt["rng"])
+        log.info("resumed from %s at epoch %d (step %d)", path, self.epoch, self.step)
+
+    # ---------------------------------------------------------------- training
+    def train_step(self, batch: dict) -> dict[str, float]:
+        t = self.cfg["train"]
+        visual, audio = (None if batch[k] is None else batch[k].to(self.device, non_blocking=True)
+                         for k in ("visual", "audio"))
+        mask = batch["mask"].to(self.device, non_blocking=True)
+        use_bf16 = t["amp"] == "bf16" and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out = self.net(visual, audio, mask)
+        lengths = [c.shape[1] for c in out["cls_logits"]]
+        points = make_points(lengths, out["strides"], self.reg_range, device=self.device)
+        segs = [s.to(self.device) for s in batch["segments"]]
+        labels = [lab.to(self.device) for lab in batch["labels"]]
+        cls_t, reg_t = assign_targets_batch(segs, labels, self.model.num_classes, points, self.class_aware)
+        num_pos = ((cls_t.sum(-1) > 0) & torch.cat(out["masks"], 1)).sum()
+        if self.world > 1:
+            dist.all_reduce(num_pos)
+            num_pos = num_pos / self.world
+        m = t["loss_norm_momentum"]
+        self.loss_normalizer = m * self.loss_normalizer + (1 - m) * max(float(num_pos), 1.0)
+        losses = localization_losses([c.float() for c in out["cls_logits"]], [o.float() for o in out["offsets"]],
+                                     out["masks"], cls_t, reg_t, self.loss_normalizer, t, self.model.num_classes)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["final_loss"].backward()
+        if t["clip_grad_norm"] > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["clip_grad_norm"])
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update(self.model)
+        self.step += 1
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    def train_epoch(self) -> dict[str, float]:
+        from tqdm import tqdm
+
+        self.net.train()
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
+        # The shuffle order of epoch e depends only on (seed, e): a resumed run sees the same batches.
+        self._gen.manual_seed(self.cfg["seed"] * 1000 + self.epoch)
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(self.epoch)
+        sums: dict[str, float] = {}
+        n = 0
+        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.total_epochs}", disable=not self.main,
+                   leave=False, dynamic_ncols=True)
+        for batch in bar:
+            parts = self.train_step(batch)
+            n += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{parts['final_loss']:.3f}")
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+    def validate(self) -> dict | None:
+        from .infer import database_of, predict_dataset
+        from .metrics import evaluate_detections
+
+        if self.val_set is None:
+            return None
+        results = predict_dataset(self.ema.module, self.val_set, self.ann.classes, self.cfg, self.device,
+                                  progress=False)
+        metrics = evaluate_detections(database_of(self.ann), results, split=self.cfg["train"]["eval_split"])
+        return metrics
+
+    def fit(self) -> dict:
+        t = self.cfg["train"]
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(self.cfg, self.out / "config.yaml")
+        while self.epoch < self.total_epochs:
+            start = time.time()
+            losses = self.train_epoch()
+            self.epoch += 1
+            row: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.get_last_lr()[0],
+                                   "loss_normalizer": self.loss_normalizer, "ema_decay": self.ema.current_decay(),
+                                   **losses, "seconds": round(time.time() - start, 2)}
+            improved = False
+            if self.main and t["eval_every"] and self.epoch % t["eval_every"] == 0:
+                metrics = self.validate()
+                if metrics is not None:
+                    row["val_mAP"] = metrics["mAP"]
+                    row["val_average_mAP"] = metrics["average_mAP"]
+                    value = metrics[t["select_metric"]]
+                    if self.best["value"] is None or value > self.best["value"]:
+                        self.best = {"value": value, "epoch": self.epoch, "metric": t["select_metric"]}
+                        improved = True
+            self.history.append(row)
+            if self.main:
+                log.info("epoch %d/%d loss %.4f (cls %.4f reg %.4f) lr %.2e%s", self.epoch, self.total_epochs,
+                         losses.get("final_loss", float("nan")), losses.get("cls_loss", float("nan")),
+                         losses.get("reg_loss", float("nan")), row["lr"],
+                         f" val avg mAP {row['val_average_mAP'] * 100:.2f}" if "val_average_mAP" in row else "")
+                ckpt = self.checkpoint()
+                save_torch(self.out / "last.pt", ckpt)
+                if improved or (self.val_set is None and self.epoch == self.total_epochs):
+                    save_torch(self.out / "best.pt", ckpt)
+                write_text(self.out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
+                from .plots import plot_training_curves
+
+                plot_training_curves(self.history, self.out / "training_curves.png")
+        if self.world > 1:
+            dist.barrier()
+        return {"best": self.best, "epochs": self.epoch, "out": str(self.out)}
+
+
+def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
+    trainer = Trainer(cfg, annotations, feat_dir, out_dir)
+    last = Path(out_dir) / "last.pt"
+    if resume:
+        if last.is_file():
+            trainer.resume(last)
+        else:
+            log.info("no %s yet: starting from scratch", last)
+    return trainer.fit()
