@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "fetch, verify and list pretrained extractor weights"),
     "stats": ("stats", "dataset statistics of an annotation file (section 3.3 of the paper)"),
     "detect": ("detect", "run the whole pipeline on your own videos and draw a timeline"),
+    "check-inputs": ("check_inputs", "validate a video list / annotation file before any job runs"),
+    "download": ("download", "download one video with yt-dlp (retries, rate limit), recording failures"),
+    "trim": ("trim", "cut a downloaded video to its [start, end] window with ffmpeg"),
+    "demo-videos": ("demo_videos", "generate the synthetic demo videos with sound and their annotations"),
+    "report": ("report", "plots and tables for the workflow report (metrics, per-class AP, timelines)"),
 }
 
 
