@@ -1,0 +1,88 @@
+"""`unav download`: fetch one video with yt-dlp and record the outcome; `unav download collect`: summarise.
+
+    unav download --id=ID --out raw/ID.mp4 --status raw/ID.status.json \\
+        [--url-template 'https://www.youtube.com/watch?v={id}'] [--retries 3] [--backoff 2.0] \\
+        [--rate-limit 2M] [--sleep-interval S] [--cookies FILE] [--proxy URL] [--format b] [--timeout S] \\
+        [--ytdlp-arg=ARG ...] [--strict]
+    unav download collect [STATUS.json ...] [--status-list FILE] --failures failures.tsv [--ok-list ok.txt]
+
+The id may also be the first positional argument (`unav download ID …`); ids starting with '-' must use
+`--id=ID`. A failed download writes its status with ok=false and exits 0 unless --strict. File formats: see
+unav.media.download.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UnavError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("items", nargs="*", metavar="ID | collect STATUS",
+                        help="the video id, or `collect` followed by status files")
+    parser.add_argument("--id", dest="video_id", default=None, help="the video id (use --id=ID if it starts with '-')")
+    parser.add_argument("--url-template", default=None,
+                        help="URL with an {id} placeholder (default: https://www.youtube.com/watch?v={id}); "
+                             "file:// and http:// sources work too")
+    parser.add_argument("--out", type=Path, default=None, help="where the verified video goes (e.g. raw/ID.mp4)")
+    parser.add_argument("--status", type=Path, default=None, help="status JSON written in every case")
+    parser.add_argument("--retries", type=int, default=3, help="extra attempts after transient failures (3)")
+    parser.add_argument("--backoff", type=float, default=2.0,
+                        help="seconds before the first retry, doubled for each further one (2.0)")
+    parser.add_argument("--rate-limit", default=None, help="yt-dlp --limit-rate, e.g. 2M")
+    parser.add_argument("--sleep-interval", type=float, default=None, help="seconds yt-dlp sleeps before downloading")
+    parser.add_argument("--cookies", default=None, help="cookies.txt passed to yt-dlp")
+    parser.add_argument("--proxy", default=None, help="proxy URL passed to yt-dlp")
+    parser.add_argument("--format", default="b", help="yt-dlp format selector (b, as the UnAV-100 release)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per yt-dlp attempt")
+    parser.add_argument("--ytdlp-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for yt-dlp (repeatable; write --ytdlp-arg=--opt)")
+    parser.add_argument("--strict", action="store_true", help="exit 2 when the download fails")
+    parser.add_argument("--status-list", type=Path, default=None,
+                        help="collect: a file listing status files, one per line")
+    parser.add_argument("--failures", type=Path, default=None, help="collect: failures TSV to write")
+    parser.add_argument("--ok-list", type=Path, default=None, help="collect: file of ok ids to write")
+
+
+def _collect(args: argparse.Namespace, files: list[str]) -> int:
+    from ..media.download import collect_failures
+
+    if args.failures is None:
+        raise UnavError("unav download collect needs --failures TSV")
+    if args.status_list is not None:
+        if not args.status_list.is_file():
+            raise UnavError(f"status list {args.status_list} does not exist")
+        files += [ln.strip() for ln in args.status_list.read_text().splitlines() if ln.strip()]
+    if not files:
+        raise UnavError("unav download collect: no status files given")
+    ok_ids, failures = collect_failures(files, args.failures, args.ok_list)
+    print(f"{len(ok_ids)} video(s) ok, {len(failures)} failed (listed in {args.failures})")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..media.download import DEFAULT_URL_TEMPLATE, DownloadOptions, download_video
+
+    items = list(args.items)
+    if items and items[0] == "collect":
+        return _collect(args, items[1:])
+    if args.video_id is not None:
+        if items:
+            raise UnavError(f"give the video id once (--id {args.video_id!r} and {items[0]!r})")
+        video_id = args.video_id
+    elif len(items) == 1:
+        video_id = items[0]
+    else:
+        raise UnavError("unav download needs one video id (positional or --id=ID)")
+    if args.out is None or args.status is None:
+        raise UnavError("unav download needs --out VIDEO and --status STATUS.json")
+    if args.retries < 0 or args.backoff < 0:
+        raise UnavError("--retries and --backoff must be >= 0")
+    opts = DownloadOptions(url_template=args.url_template or DEFAULT_URL_TEMPLATE, retries=args.retries,
+                           backoff=args.backoff, rate_limit=args.rate_limit, sleep_interval=args.sleep_interval,
+                           cookies=args.cookies, proxy=args.proxy, format=args.format, timeout=args.timeout,
+                           extra_args=list(args.ytdlp_arg))
+    status = download_video(video_id, args.out, args.status, opts, strict=args.strict)
+    print(f"{video_id}: " + ("ok" if status["ok"] else f"FAILED ({status['reason']})"))
+    return 0
