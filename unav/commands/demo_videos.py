@@ -1,0 +1,35 @@
+"""`unav demo-videos --out DIR [--num 30] [--seed 0] [--size 160x120] [--classes 5] [--min-seconds 8]
+[--max-seconds 20] [--workers 2]`: synthetic demo videos with sound, their UnAV annotations, the download list and a
+file:// URL template for `unav download` (see unav.media.synthetic_videos)."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..media.synthetic_videos import CLASSES
+
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--num", type=int, default=30, help="number of videos (30)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT (160x120)")
+    parser.add_argument("--classes", type=int, default=5, help=f"number of event classes, 1..{len(CLASSES)} (5)")
+    parser.add_argument("--min-seconds", type=float, default=8.0, help="shortest video (8)")
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="longest video (20)")
+    parser.add_argument("--workers", type=int, default=2, help="videos encoded in parallel (2)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..media.synthetic_videos import make_demo_videos, parse_size
+
+    t0 = time.perf_counter()
+    info = make_demo_videos(args.out, num=args.num, seed=args.seed, size=parse_size(args.size),
+                            num_classes=args.classes, min_s=args.min_seconds, max_s=args.max_seconds,
+                            workers=args.workers)
+    print(f"{info['num_videos']} synthetic videos in {args.out / 'videos'} ({time.perf_counter() - t0:.1f} s); "
+          f"subsets {info['subsets']}")
+    print(f"video list: {args.out / 'videos.csv'}; annotations: {args.out / 'annotations.json'}")
+    print(f"url template: {info['url_template']}")
+    return 0
