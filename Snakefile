@@ -1,0 +1,47 @@
+# unav workflow: videos -> features -> localizer -> predictions -> metrics -> report.
+#   snakemake --cores 2                      the offline demo (config.yaml)
+#   snakemake --cores 8 --use-conda --configfile resources/presets/unav100.yaml
+#   snakemake --profile workflow/profiles/slurm --configfile …
+#   snakemake --report report.html           after a run
+# Rules are thin: each calls one `unav …` command; the logic lives in the unav package.
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/localize.smk"
+include: "workflow/rules/report.smk"
+
+
+if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/detect.smk")):
+
+    include: "workflow/rules/detect.smk"
+
+
+localrules: all, download_collect, annotations, features
+
+
+def all_targets(wildcards):
+    targets = [rules.report.output.summary, rules.evaluate.output.metrics]
+    if config["stats"]:
+        targets.append(rules.stats.output.stats)
+    return targets
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets,

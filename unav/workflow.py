@@ -1,0 +1,187 @@
+"""Glue steps of the Snakemake workflow that are not a stage of their own.
+
+- `merge_features`: the i3d rule writes `{id}_rgb.npy`, `{id}_flow.npy` and `{id}.json` into one folder, the
+  vggish rule `{id}_vggish.npy` and `{id}.json` into another; this puts the three arrays side by side in the
+  features folder with ONE provenance file whose "settings" equal what a single `unav extract --streams
+  rgb,flow,vggish` run would record (so features made by the workflow and by hand mix freely).
+  Arrays are hard-linked when possible (no copy), else copied; every file is written atomically.
+- `subset_annotations`: the annotation file restricted to the videos that have features (failed downloads and
+  extractions drop out); the dropped ids are listed in the result's "dropped" entry.
+
+Run as `python -m unav.workflow merge-features …` / `python -m unav.workflow subset-annotations …`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import UnavError
+from .io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+STREAM_FILES = {"rgb": "{id}_rgb.npy", "flow": "{id}_flow.npy", "vggish": "{id}_vggish.npy"}
+# provenance entries that describe one extraction run rather than the features themselves
+_PER_RUN = ("settings", "weights", "rows", "files", "rows_video", "rows_audio", "flow", "unverified",
+            "paper_compatible")
+
+
+def _read_provenance(path: Path, vid: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UnavError(f"video {vid!r}: provenance file {path} is missing") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise UnavError(f"video {vid!r}: provenance file {path} is not valid JSON ({err})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("settings"), dict):
+        raise UnavError(f"video {vid!r}: provenance file {path} has no 'settings' mapping")
+    return doc
+
+
+def merge_provenance(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One provenance document from the per-stream ones (same video): streams, rows, files and weights are
+    united; every other setting must agree (the stream-specific ones are taken from the part that has them)."""
+    if not parts:
+        raise ValueError("merge_provenance: no parts")
+    vids = {p.get("id") for p in parts}
+    if len(vids) != 1:
+        raise UnavError(f"provenance files of different videos cannot be merged: {sorted(map(str, vids))}")
+    merged: dict[str, Any] = {k: v for k, v in parts[0].items() if k not in _PER_RUN}
+    streams: list[str] = []
+    settings: dict[str, Any] = {}
+    rows: dict[str, int] = {}
+    files: dict[str, str] = {}
+    weights: dict[str, Any] = {}
+    for p in parts:
+        streams += [s for s in p["settings"].get("streams", []) if s not in streams]
+        rows.update(p.get("rows", {}))
+        files.update(p.get("files", {}))
+        weights.update(p.get("weights", {}))
+        for key in ("flow", "unverified"):
+            if key in p:
+                merged[key] = p[key]
+        if p.get("paper_compatible") is False:
+            merged["paper_compatible"] = False
+        for key, value in p["settings"].items():
+            if key == "streams":
+                continue
+            settings.setdefault(key, value)
+        for key in ("frames", "video_duration"):
+            if key in p and p[key] != merged.get(key) and key in merged and p[key] and merged[key]:
+                log.debug("%s: %s differs between parts (%r vs %r)", merged.get("id"), key, merged[key], p[key])
+    order = [s for s in STREAM_FILES if s in streams]
+    settings["streams"] = order
+    merged["settings"] = dict(sorted(settings.items()))
+    merged["weights"] = weights
+    merged["rows"] = {s: rows[s] for s in order if s in rows}
+    merged["rows_video"] = rows.get("rgb", rows.get("flow"))
+    merged["rows_audio"] = rows.get("vggish")
+    merged["files"] = {s: files[s] for s in order if s in files}
+    if max((p.get("frames") or 0) for p in parts):
+        merged["frames"] = max((p.get("frames") or 0) for p in parts)
+        merged["frames_duration"] = merged["frames"] / float(settings.get("fps", 25.0))
+    return merged
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    with atomic_path(dst, suffix=dst.suffix) as tmp:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+
+def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> dict:
+    """Arrays of every part folder + one merged `{id}.json` into `out_dir`; returns the merged provenance."""
+    out = Path(out_dir)
+    parts = []
+    arrays: list[tuple[Path, Path]] = []
+    for d in map(Path, part_dirs):
+        prov = _read_provenance(d / f"{vid}.json", vid)
+        parts.append(prov)
+        for stream in prov["settings"].get("streams", []):
+            src = d / STREAM_FILES[stream].format(id=vid)
+            if not src.is_file():
+                raise UnavError(f"video {vid!r}: {src} is missing (listed in {d / f'{vid}.json'})")
+            arrays.append((src, out / src.name))
+    names = [dst.name for _, dst in arrays]
+    if len(set(names)) != len(names):
+        raise UnavError(f"video {vid!r}: the part folders {list(map(str, part_dirs))} hold the same stream twice")
+    merged = merge_provenance(parts)
+    out.mkdir(parents=True, exist_ok=True)
+    for src, dst in arrays:
+        _link_or_copy(src, dst)
+    write_json(out / f"{vid}.json", merged)
+    return merged
+
+
+def subset_annotations(annotations: str | os.PathLike, ids: Sequence[str], out: str | os.PathLike) -> dict:
+    """Write the annotation file restricted to `ids` (file order kept); returns {"kept", "dropped"}."""
+    src = Path(annotations)
+    try:
+        doc = json.loads(src.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UnavError(f"annotation file {src}: not readable as JSON ({err})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("database"), dict):
+        raise UnavError(f"annotation file {src}: expected a JSON object with a 'database' mapping")
+    keep = set(ids)
+    unknown = sorted(keep - set(doc["database"]))
+    if unknown:
+        raise UnavError(f"annotation file {src} does not hold video(s) {', '.join(unknown[:20])}")
+    db = {vid: entry for vid, entry in doc["database"].items() if vid in keep}
+    dropped = [vid for vid in doc["database"] if vid not in keep]
+    result = {**doc, "database": db}
+    write_json(out, result)
+    if dropped:
+        log.warning("%d of %d annotated videos have no features and are left out: %s%s", len(dropped),
+                    len(doc["database"]), ", ".join(dropped[:10]), " …" if len(dropped) > 10 else "")
+    return {"kept": len(db), "dropped": dropped}
+
+
+def _ids_from(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unav.workflow", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    m = sub.add_parser("merge-features", help="one video's per-stream parts -> the features folder")
+    m.add_argument("video_id")
+    m.add_argument("--parts", nargs="+", required=True, help="folders holding {id}.json and the stream arrays")
+    m.add_argument("--out-dir", required=True)
+    s = sub.add_parser("subset-annotations", help="the annotation file restricted to the videos with features")
+    s.add_argument("--annotations", required=True)
+    s.add_argument("--features", required=True, help="features folder; a video is kept when {id}.json exists")
+    s.add_argument("--ids", default=None, help="file of candidate ids (default: every annotated video)")
+    s.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.step == "merge-features":
+            prov = merge_features(args.video_id, args.parts, args.out_dir)
+            print(f"{args.video_id}: {', '.join(f'{k} {v}' for k, v in prov['rows'].items())} -> {args.out_dir}")
+        else:
+            feats = Path(args.features)
+            if args.ids:
+                candidates = _ids_from(Path(args.ids))
+            else:
+                candidates = list(json.loads(Path(args.annotations).read_text()).get("database", {}))
+            have = [vid for vid in candidates if (feats / f"{vid}.json").is_file()
+                    or (feats / f"{vid}_rgb.npy").is_file() or (feats / f"{vid}_vggish.npy").is_file()]
+            res = subset_annotations(args.annotations, have, args.out)
+            print(f"{res['kept']} video(s) kept, {len(res['dropped'])} left out -> {args.out}")
+    except UnavError as err:
+        print(f"unav workflow {args.step}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

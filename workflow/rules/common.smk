@@ -1,0 +1,168 @@
+# Shared helpers: paths, the video ids of each source, resources. Only DAG shaping lives here; every
+# computation is a `unav …` command (or `python -m unav.workflow …` for the two glue steps).
+import json
+import os
+import time
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from unav.errors import UnavError
+
+SOURCE = config["source"]
+RES = config["results"].rstrip("/")
+FEATURES = config["features_dir"].rstrip("/")
+EXP = config["experiment"]
+CUDA = config["device"] == "cuda"
+DEVICE = "cuda" if CUDA else "cpu"
+GPU = 1 if CUDA else 0
+LOGS = f"{RES}/logs"
+BENCH = f"{RES}/benchmarks"
+RUN = f"{RES}/runs/{EXP}"
+PARTS = f"{RES}/parts"
+ENVS = os.path.join(workflow.basedir, "envs")
+START = str(int(time.time()))   # changes on every invocation: used to rerun failed downloads
+
+
+def repo_path(path):
+    """A path from the config: as given when it exists (relative to the working directory), else relative
+    to the workflow's folder (so resources/presets/… works from any --directory)."""
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return str(p)
+    alt = Path(workflow.basedir) / p
+    return str(alt) if alt.exists() else str(p)
+
+
+def fail(msg):
+    raise WorkflowError(f"unav workflow: {msg}")
+
+
+# ---- inputs, validated before any job starts ------------------------------------------------------------
+ANNOTATIONS = repo_path(config["annotations"])
+VIDEOS_CSV = repo_path(config.get("videos_csv"))
+ENTRIES = {}        # youtube: id -> VideoEntry (start, end)
+LOCAL = {}          # local: id -> path
+
+
+def _validate_inputs():
+    from unav.data.annotations import load_annotations
+    from unav.media.videolist import check_against_annotations, list_local_videos, read_video_list
+
+    try:
+        if SOURCE == "youtube":
+            if not VIDEOS_CSV:
+                fail("source youtube needs videos_csv (the `youtube_id,start,end` list)")
+            entries = read_video_list(VIDEOS_CSV)
+            check_against_annotations(entries, load_annotations(ANNOTATIONS), list_name=VIDEOS_CSV)
+            ENTRIES.update((e.youtube_id, e) for e in entries)
+        elif SOURCE == "local":
+            src = VIDEOS_CSV or repo_path(config.get("video_dir"))
+            if not src:
+                fail("source local needs video_dir (a folder of videos) or videos_csv (a file of paths)")
+            items = list_local_videos(src)
+            ann = load_annotations(ANNOTATIONS)
+            missing = [f"{p}" for vid, p in items if vid not in ann.videos]
+            if missing:
+                fail(f"{src}: {len(missing)} video(s) missing from annotation file {ANNOTATIONS}: "
+                     + "; ".join(missing[:20]))
+            LOCAL.update((vid, str(p)) for vid, p in items)
+        elif SOURCE == "features":
+            load_annotations(ANNOTATIONS)
+            if not Path(FEATURES).is_dir():
+                fail(f"source features: features_dir {FEATURES} is not a folder")
+    except UnavError as err:
+        fail(str(err))
+
+
+_validate_inputs()
+
+
+# ---- ids per stage ----------------------------------------------------------------------------------------
+def listed_ids():
+    """Every video of the list (before download); demo: after the demo checkpoint."""
+    if SOURCE == "youtube":
+        return list(ENTRIES)
+    if SOURCE == "demo":
+        from unav.media.videolist import read_video_list
+
+        csv = checkpoints.demo_videos.get().output.csv
+        return [e.youtube_id for e in read_video_list(csv)]
+    if SOURCE == "local":
+        return list(LOCAL)
+    return []
+
+
+def downloaded_ids():
+    """Ids whose download succeeded (read after the collect checkpoint); local: every listed video."""
+    if SOURCE in ("youtube", "demo"):
+        ok = checkpoints.download_collect.get().output.ok
+        return [ln.strip() for ln in Path(ok).read_text().splitlines() if ln.strip()]
+    return listed_ids()
+
+
+def entry(vid):
+    """(start, end) of a listed video."""
+    if SOURCE == "demo":
+        from unav.media.videolist import read_video_list
+
+        for e in read_video_list(checkpoints.demo_videos.get().output.csv):
+            if e.youtube_id == vid:
+                return e
+        fail(f"video {vid} is not in the demo list")
+    return ENTRIES[vid]
+
+
+def url_template():
+    if config["download"]["url_template"]:
+        return config["download"]["url_template"]
+    if SOURCE == "demo":
+        return "file://" + os.path.abspath(f"{RES}/demo/videos") + "/{id}.mp4"
+    return "https://www.youtube.com/watch?v={id}"
+
+
+def download_retry_token(wildcards):
+    """Changes on every run for a video whose last download failed (and retry_failed allows it), so
+    Snakemake's params trigger reruns exactly those downloads; "" otherwise."""
+    mode = config["download"]["retry_failed"]
+    status = Path(f"{RES}/download/status/{wildcards.id}.json")
+    if mode == "none" or not status.is_file():
+        return ""
+    try:
+        doc = json.loads(status.read_text())
+    except (OSError, json.JSONDecodeError):
+        return START
+    if doc.get("ok"):
+        return ""
+    if mode == "transient" and doc.get("kind") in ("not_found", "forbidden", "private", "unavailable",
+                                                     "age_restricted", "not_a_video"):
+        return ""
+    return START
+
+
+def clip(vid):
+    """The video the extractors read: the trimmed download, or the user's own file."""
+    if SOURCE == "local":
+        return LOCAL[vid]
+    return f"{RES}/clips/{vid}.mp4"
+
+
+def feature_files(ids):
+    return [f"{FEATURES}/{vid}{suffix}" for vid in ids
+            for suffix in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json")]
+
+
+def all_features(wildcards=None):
+    if SOURCE == "features":
+        return []
+    return feature_files(downloaded_ids())
+
+
+def mem(mb):
+    return mb
+
+
+def train_config():
+    return repo_path(config["train"]["config"])

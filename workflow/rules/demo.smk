@@ -1,0 +1,25 @@
+# The offline demo's data: synthetic videos with sound, their download list and annotations.
+# A checkpoint: the video ids are known only once the list is written.
+checkpoint demo_videos:
+    output:
+        csv=f"{RES}/demo/videos.csv",
+        annotations=f"{RES}/demo/annotations.json",
+        videos=directory(f"{RES}/demo/videos"),
+        info=f"{RES}/demo/info.json",
+    params:
+        out=f"{RES}/demo",
+        num=config["demo"]["num"],
+        seed=config["demo"]["seed"],
+        size=config["demo"]["size"],
+    log:
+        f"{LOGS}/demo_videos.log",
+    benchmark:
+        f"{BENCH}/demo_videos.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        f"{ENVS}/media.yaml"
+    shell:
+        "unav demo-videos --out {params.out} --num {params.num} --seed {params.seed} --size {params.size} > {log} 2>&1"

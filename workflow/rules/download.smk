@@ -1,0 +1,70 @@
+# download -> collect (checkpoint: failed downloads drop out) -> trim. Source youtube and demo only.
+rule download:
+    output:
+        status=f"{RES}/download/status/{{id}}.json",
+    params:
+        video=f"{RES}/raw/{{id}}.mp4",      # written only on success; the status says which
+        url=lambda w: url_template(),
+        retries=config["download"]["retries"],
+        extra=lambda w: " ".join(
+            f"--{k.replace('_', '-')} {config['download'][k]}"
+            for k in ("rate_limit", "cookies", "proxy", "timeout") if config["download"][k] is not None),
+        retry=download_retry_token,
+    log:
+        f"{LOGS}/download/{{id}}.log",
+    benchmark:
+        f"{BENCH}/download/{{id}}.tsv"
+    group: "download"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+        downloads=1,
+    conda:
+        f"{ENVS}/media.yaml"
+    shell:
+        "unav download --id={wildcards.id} --url-template {params.url:q} --out {params.video} --status {output.status} --retries {params.retries} {params.extra} > {log} 2>&1"
+
+
+checkpoint download_collect:
+    input:
+        lambda w: expand(f"{RES}/download/status/{{id}}.json", id=listed_ids()),
+    output:
+        failures=f"{RES}/download/failures.tsv",
+        ok=f"{RES}/download/ok.txt",
+    log:
+        f"{LOGS}/download_collect.log",
+    benchmark:
+        f"{BENCH}/download_collect.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        f"{ENVS}/media.yaml"
+    shell:
+        "unav download collect {input} --failures {output.failures} --ok-list {output.ok} > {log} 2>&1"
+
+
+rule trim:
+    input:
+        video=f"{RES}/raw/{{id}}.mp4",     # present for every id of the ok list (checkpoint download_collect)
+        status=f"{RES}/download/status/{{id}}.json",
+    output:
+        f"{RES}/clips/{{id}}.mp4",
+    params:
+        start=lambda w: entry(w.id).start,
+        end=lambda w: entry(w.id).end,
+    log:
+        f"{LOGS}/trim/{{id}}.log",
+    benchmark:
+        f"{BENCH}/trim/{{id}}.tsv"
+    group: "video"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    conda:
+        f"{ENVS}/media.yaml"
+    shell:
+        "unav trim {input.video} --start {params.start} --end {params.end} --out {output} --threads {threads} > {log} 2>&1"

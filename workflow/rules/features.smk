@@ -1,0 +1,152 @@
+# flow -> i3d (rgb + flow streams), vggish -> features (one folder, one provenance file per video).
+FLOW = config["flow"]
+EXT = config["extract"]
+WEIGHTS_DIR = EXT.get("weights_dir") or "weights"
+PRETRAINED = EXT["weights"] == "pretrained"
+FLOW_PRETRAINED = FLOW["method"] == "raft" and FLOW["weights"] == "pretrained"
+WEIGHT_FILES = {"i3d_rgb": "i3d_rgb.pt", "i3d_flow": "i3d_flow.pt", "raft_sintel": "raft-sintel.pth",
+                "vggish": "vggish-10086976.pth"}
+
+
+def weight_inputs(*names):
+    """The fetched weight files a rule reads (none with random weights)."""
+    return [f"{WEIGHTS_DIR}/{WEIGHT_FILES[n]}" for n in names]
+
+
+rule weights:
+    output:
+        [f"{WEIGHTS_DIR}/{f}" for f in WEIGHT_FILES.values()],
+    params:
+        names=" ".join(WEIGHT_FILES),
+        dir=WEIGHTS_DIR,
+    log:
+        f"{LOGS}/weights.log",
+    benchmark:
+        f"{BENCH}/weights.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    conda:
+        f"{ENVS}/features.yaml"
+    shell:
+        "unav weights fetch {params.names} --weights-dir {params.dir} > {log} 2>&1"
+
+
+rule flow:
+    input:
+        video=lambda w: clip(w.id),
+        weights=weight_inputs("raft_sintel") if FLOW_PRETRAINED else [],
+    output:
+        (lambda p: p if FLOW["keep"] else temp(p))(f"{RES}/flow/{{id}}.flow"),
+    params:
+        opts=(f"--method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
+              f"--dis-preset {FLOW['dis_preset']} --updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
+              f"--crop {EXT['crop']} --min-side {EXT['min_side']} --weights-dir {WEIGHTS_DIR}"),
+        device=DEVICE if FLOW["method"] == "raft" else "cpu",
+    log:
+        f"{LOGS}/flow/{{id}}.log",
+    benchmark:
+        f"{BENCH}/flow/{{id}}.tsv"
+    group: "video"
+    threads: 1
+    resources:
+        mem_mb=4000 if FLOW["method"] == "raft" else 1500,
+        runtime=60,
+        gpu=GPU if FLOW["method"] == "raft" else 0,
+    conda:
+        f"{ENVS}/features.yaml"
+    shell:
+        "unav flow {input.video} --out {output} {params.opts} --device {params.device} --no-progress > {log} 2>&1"
+
+
+# Extraction options, shared by i3d and vggish (and part of the between-workflow cache key).
+EXTRACT_OPTS = (f"--weights {EXT['weights']} --seed {EXT['seed']} --crop {EXT['crop']} --min-side {EXT['min_side']} "
+                f"--batch-size {EXT['batch_size']} --hop {EXT['hop']} --flow-method {FLOW['method']} "
+                f"--weights-dir {WEIGHTS_DIR}")
+CACHE = bool(EXT["cache"])
+
+
+rule i3d:
+    input:
+        video=lambda w: clip(w.id),
+        flow=f"{RES}/flow/{{id}}.flow",
+        weights=weight_inputs("i3d_rgb", "i3d_flow") if PRETRAINED else [],
+    output:
+        rgb=f"{PARTS}/i3d/{{id}}_rgb.npy",
+        flow=f"{PARTS}/i3d/{{id}}_flow.npy",
+        json=f"{PARTS}/i3d/{{id}}.json",
+    params:
+        id=lambda w: w.id,          # the cache key ignores wildcards: the id and every option are params
+        opts=EXTRACT_OPTS,
+        flow_opts=f"{FLOW['method']} {FLOW['weights']} {FLOW['dis_preset']} {FLOW['updates']}",
+        out=f"{PARTS}/i3d",
+    log:
+        f"{LOGS}/i3d/{{id}}.log",
+    benchmark:
+        None if CACHE else f"{BENCH}/i3d/{{id}}.tsv"
+    cache: "omit-software" if CACHE else False
+    group: "video"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        f"{ENVS}/features.yaml"
+    shell:
+        "unav extract {input.video} --streams rgb,flow --flow {input.flow} --out-dir {params.out} {params.opts} --device {DEVICE} --no-progress > {log} 2>&1"
+
+
+rule vggish:
+    input:
+        video=lambda w: clip(w.id),
+        weights=weight_inputs("vggish") if PRETRAINED else [],
+    output:
+        vggish=f"{PARTS}/vggish/{{id}}_vggish.npy",
+        json=f"{PARTS}/vggish/{{id}}.json",
+    params:
+        id=lambda w: w.id,
+        opts=EXTRACT_OPTS,
+        out=f"{PARTS}/vggish",
+    log:
+        f"{LOGS}/vggish/{{id}}.log",
+    benchmark:
+        None if CACHE else f"{BENCH}/vggish/{{id}}.tsv"
+    cache: "omit-software" if CACHE else False
+    group: "video"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        f"{ENVS}/features.yaml"
+    shell:
+        "unav extract {input.video} --streams vggish --out-dir {params.out} {params.opts} --no-progress > {log} 2>&1"
+
+
+rule features:
+    input:
+        i3d=rules.i3d.output,
+        vggish=rules.vggish.output,
+    output:
+        rgb=f"{FEATURES}/{{id}}_rgb.npy",
+        flow=f"{FEATURES}/{{id}}_flow.npy",
+        vggish=f"{FEATURES}/{{id}}_vggish.npy",
+        json=f"{FEATURES}/{{id}}.json",
+    params:
+        parts=f"{PARTS}/i3d {PARTS}/vggish",
+        out=FEATURES,
+    log:
+        f"{LOGS}/features/{{id}}.log",
+    benchmark:
+        f"{BENCH}/features/{{id}}.tsv"
+    group: "video"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        f"{ENVS}/features.yaml"
+    shell:
+        "python -m unav.workflow merge-features {wildcards.id} --parts {params.parts} --out-dir {params.out} > {log} 2>&1"
