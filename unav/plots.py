@@ -37,6 +37,7 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
     axes[2].set(title="validation avg mAP (%)", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
+    fig.tight_layout()
     return _save(fig, path)
 
 

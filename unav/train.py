@@ -113,6 +113,7 @@ class Trainer:
         m = cfg["model"]
         self.class_aware = m["class_aware_regression"]
         self.reg_range = m["regression_range"]
+        self.epoch_end_hooks: list = []  # called with the trainer after each epoch's checkpoint is written
 
     def _loader(self) -> DataLoader:
         t, d = self.cfg["train"], self.cfg["dataset"]
@@ -252,13 +253,34 @@ class Trainer:
                 from .plots import plot_training_curves
 
                 plot_training_curves(self.history, self.out / "training_curves.png")
+            for hook in self.epoch_end_hooks:
+                hook(self)
         if self.world > 1:
-            dist.barrier()
+            self._check_replicas()
         return {"best": self.best, "epochs": self.epoch, "out": str(self.out)}
 
 
-def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
+    def _check_replicas(self) -> None:
+        """All processes must end with identical parameters; rank 0 records every rank's checksum."""
+        flat = torch.cat([p.detach().float().flatten() for p in self.model.parameters()])
+        mine = torch.stack([flat.sum(), (flat * flat).sum(), flat.abs().max()]).double().to(self.device)
+        gathered = [torch.zeros_like(mine) for _ in range(self.world)]
+        dist.all_gather(gathered, mine)
+        sums = [g.cpu().tolist() for g in gathered]
+        if self.main:
+            from .io import write_json
+
+            write_json(self.out / "replicas.json", {"world_size": self.world, "checksums": sums,
+                                                    "identical": all(s == sums[0] for s in sums)})
+        if any(s != sums[0] for s in sums):
+            raise RuntimeError(f"parameters differ between processes: {sums}")
+        dist.barrier()
+
+
+def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False,
+          hooks: tuple = ()) -> dict:
     trainer = Trainer(cfg, annotations, feat_dir, out_dir)
+    trainer.epoch_end_hooks.extend(hooks)
     last = Path(out_dir) / "last.pt"
     if resume:
         if last.is_file():
