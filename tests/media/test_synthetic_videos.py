@@ -46,7 +46,8 @@ def test_files_and_annotations(demo) -> None:
     entries = read_video_list(out / "videos.csv")
     assert [e.youtube_id for e in entries] == list(ann.videos) and len(entries) == 4
     assert sorted(ann.subsets) == ["test", "train", "validation"]
-    assert info["synthetic"] is True and json.loads((out / "info.json").read_text())["url_template"].startswith("file://")
+    assert info["synthetic"] is True
+    assert json.loads((out / "info.json").read_text())["url_template"].startswith("file://")
     for e in entries:
         assert YOUTUBE_ID.fullmatch(e.youtube_id) and e.start == 0
         v = probe(out / "videos" / f"{e.youtube_id}.mp4")
