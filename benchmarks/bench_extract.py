@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unav.features.extract import StreamFeatures, crop_frames, flow_codes_to_input, rgb_to_input
+from unav.features.extract import (StreamFeatures, crop_frames, flow_code_chunks, flow_codes_to_input,
+                                   rgb_to_input)
 from unav.features.flowpost import flow_to_codes, pad_frames
 from unav.features.i3d import build_i3d
 from unav.features.raft import FlowComputer
@@ -84,20 +85,24 @@ def ours(frames: np.ndarray, device: torch.device, batch: int, updates: int) -> 
     _sync(device)
     start = CLOCK()
     rgb.push(crop_frames(frames, 224))
+    rgb.finish()
     _sync(device)
     t["i3d_rgb"] = CLOCK() - start
-    gen = computer.codes_for_frames(iter(chunks))
+    gen = flow_code_chunks(computer, iter(chunks), 224)  # the pipeline's path: quantised where RAFT ran
     while True:
         start = CLOCK()
         codes = next(gen, None)
         _sync(device)
         t["raft"] += CLOCK() - start
-        if codes is None:
-            break
         start = CLOCK()
-        flow.push(torch.from_numpy(codes.astype(np.int16)))
+        if codes is None:
+            flow.finish()
+        else:
+            flow.push(codes)
         _sync(device)
         t["i3d_flow"] += CLOCK() - start
+        if codes is None:
+            break
     t["pairs"] = len(frames) - 1
     t["windows"] = window_count(len(frames))
     assert len(rgb.result()) == len(flow.result()) == t["windows"]
@@ -155,6 +160,9 @@ def per_video_second(t: dict, reference_way: bool) -> dict:
 def speed(video: Path, device: torch.device, batch: int, updates: int, n_frames: int,
           frames_npy: Path | None = None) -> None:
     frames = np.load(frames_npy)[:n_frames] if frames_npy else first_frames(video, n_frames)
+    if len(frames) < n_frames:  # extend by ping-pong repetition (RAFT / I3D cost does not depend on content)
+        loop = np.concatenate([frames, frames[-2:0:-1]])
+        frames = np.resize(loop, (n_frames, *frames.shape[1:]))
     print(f"clip {video.name}: first {len(frames)} frames at 25 fps, {frames.shape[2]}x{frames.shape[1]}, "
           f"device {device}, threads {torch.get_num_threads()}, RAFT updates {updates}, batch {batch}")
     a = ours(frames, device, batch, updates)

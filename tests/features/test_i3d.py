@@ -99,13 +99,16 @@ def test_tf_same_shapes_and_224_readout_equals_avgpool_definition():
     torch.manual_seed(0)
     model = build_i3d("rgb", seed=3)
     x = torch.rand(1, 3, 24, 224, 224) * 2 - 1
+    seen = {}
+    model.maxpool3d_2a_3x3.register_forward_hook(lambda m, i, o: seen.__setitem__("pool2a", o.shape))
+    model.maxpool3d_4a_3x3.register_forward_hook(lambda m, i, o: seen.__setitem__("pool4a", o.shape))
+    model.mixed_5c.register_forward_hook(lambda m, i, o: seen.__setitem__("top", o))
     with torch.no_grad():
-        x1 = model.maxpool3d_2a_3x3(model.conv3d_1a_7x7(x))
-        assert x1.shape == (1, 64, 12, 56, 56)
-        top = model.trunk(x)
+        feats = model.features(x)
+        top = seen["top"]
+        assert seen["pool2a"] == (1, 64, 12, 56, 56) and seen["pool4a"] == (1, 480, 6, 14, 14)
         assert top.shape == (1, 1024, 3, 7, 7)
         reference = F.avg_pool3d(top, (2, 7, 7), stride=1).squeeze(4).squeeze(3).mean(2)  # [1, 1024]
-        feats = model.features(x)
     assert feats.shape == (1, 1024)
     torch.testing.assert_close(feats, reference, rtol=1e-5, atol=1e-6)
     # ... and it is not a plain global average over time.

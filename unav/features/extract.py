@@ -112,28 +112,74 @@ def crop_frames(frames: np.ndarray, crop: int, vid: str = "") -> torch.Tensor:
 
 
 class StreamFeatures:
-    """Windows of one I3D stream, batched through its network as items arrive; rows kept in order."""
+    """Windows of one I3D stream, batched through its network as items arrive; rows kept in order.
+
+    Items move to the device once as they arrive (each frame/flow pair then serves its 3 windows there); ready
+    windows wait until a full batch is available (or `finish`), so the network always sees `batch_size` windows
+    except for the last batch. Memory: the pending items of WindowStream plus at most one batch of windows."""
 
     def __init__(self, model: I3D, to_input: Callable[[torch.Tensor], torch.Tensor], lookahead: int,
                  batch_size: int, device: torch.device, bar: Any = None) -> None:
         self.model, self.to_input, self.batch_size, self.device = model, to_input, batch_size, device
         self.windows = WindowStream(STACK, STEP, lookahead)
-        self.rows: list[np.ndarray] = []
+        self.rows: list[torch.Tensor] = []
+        self.ready: list[torch.Tensor] = []  # strided window views [w, C, 24, H, W] not yet run
+        self.n_ready = 0
         self.bar = bar
 
     @torch.inference_mode()
-    def push(self, items: torch.Tensor) -> None:  # [n, C, H, W] integer -> rows for completed windows
-        for batch in batches(self.windows.push(items), self.batch_size):  # [b, C, 24, H, W] views
-            # One contiguous copy per batch (the windows are strided views; convs on those are very slow).
-            x = self.to_input(batch.to(self.device).contiguous())  # [b, C, 24, H, W] float
-            self.rows.append(self.model.features(x).float().cpu().numpy())  # [b, 1024]
-            if self.bar is not None:
-                self.bar.update(len(batch))
+    def push(self, items: torch.Tensor) -> None:  # [n, C, H, W] integer items (frames or flow codes)
+        windows = self.windows.push(items.to(self.device, non_blocking=True))  # [w, C, 24, H, W] views
+        if windows.shape[0]:
+            self.ready.append(windows)
+            self.n_ready += windows.shape[0]
+        while self.n_ready >= self.batch_size:
+            self._run(self.batch_size)
+
+    @torch.inference_mode()
+    def finish(self) -> None:
+        """Run the windows still waiting for a full batch."""
+        while self.n_ready:
+            self._run(min(self.n_ready, self.batch_size))
+
+    def _run(self, size: int) -> None:
+        parts, got = [], 0
+        while got < size:
+            head = self.ready[0]
+            take = min(size - got, head.shape[0])
+            parts.append(head[:take])
+            got += take
+            if take == head.shape[0]:
+                self.ready.pop(0)
+            else:
+                self.ready[0] = head[take:]
+        self.n_ready -= size
+        # One contiguous copy per batch (convolutions on the strided views would be very slow).
+        batch = torch.cat(parts) if len(parts) > 1 else parts[0].contiguous()  # [b, C, 24, H, W]
+        self.rows.append(self.model.features(self.to_input(batch)).float())  # [b, 1024] on the device
+        if self.bar is not None:
+            self.bar.update(size)
 
     def result(self) -> np.ndarray:  # [R, 1024] float32
+        self.finish()
         if not self.rows:
             return np.zeros((0, FEATURE_DIM), dtype=np.float32)
-        return np.concatenate(self.rows).astype(np.float32, copy=False)
+        return torch.cat(self.rows).cpu().numpy().astype(np.float32, copy=False)
+
+
+def flow_code_chunks(computer: Any, frames: Iterator[np.ndarray], crop: int) -> Iterator[torch.Tensor]:
+    """Quantised flow codes [m, 2, crop, crop] (int16, values 0..256) for each new run of frame pairs.
+    A computer that returns torch flow (RAFT) is quantised where it ran (no device -> host -> device trip);
+    others (DIS) give their own codes."""
+    from .flowpost import crop_offsets, quantise_flow
+
+    if getattr(computer, "method", None) != "raft":
+        for codes in computer.codes_for_frames(frames):
+            yield torch.from_numpy(np.ascontiguousarray(codes).astype(np.int16, copy=False))
+        return
+    for flow in computer.flows_for_frames(frames):  # padded flow [m, 2, Hp, Wp]
+        top, left = crop_offsets(flow.shape[-2], flow.shape[-1], crop)
+        yield quantise_flow(flow[..., top:top + crop, left:left + crop]).to(torch.int16)
 
 
 def _resolve(name: str, settings: ExtractSettings) -> tuple[str, dict]:
@@ -289,8 +335,11 @@ class Extractor:
                     if rgb is None:  # frames as the flow stage decoded them
                         counter["frames"] = int(file_meta.get("frames") or (flow.windows.seen + 1))
                 else:
-                    for codes in self.flow_computer().codes_for_frames(frames_with_rgb()):  # [m, 2, crop, crop]
-                        flow.push(_codes_tensor(codes))
+                    for codes in flow_code_chunks(self.flow_computer(), frames_with_rgb(), s.crop):
+                        flow.push(codes)  # [m, 2, crop, crop]
+                for part in (rgb, flow):
+                    if part is not None:
+                        part.finish()
             except UnavError as err:
                 raise err if str(err).startswith(vid) else UnavError(f"{vid}: {err}") from err
         n = counter["frames"]
