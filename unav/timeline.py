@@ -146,7 +146,8 @@ def class_colours(classes: Sequence[str]) -> dict[str, tuple[float, float, float
     import matplotlib
 
     cmap = matplotlib.colormaps["tab20"]
-    return {c: tuple(cmap(i % 20)[:3]) for i, c in enumerate(classes)}
+    # the strong shades first (even indices), then the light ones, so neighbouring classes differ
+    return {c: tuple(cmap((2 * i) % 20 + (i // 10) % 2)[:3]) for i, c in enumerate(classes)}
 
 
 def row_labels(events: Sequence[dict], ground_truth: Sequence[dict] | None,

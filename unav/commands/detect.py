@@ -1,0 +1,78 @@
+"""`unav detect VIDEO_OR_URL… --checkpoint CKPT`: events.json, events.csv and timeline.png per video (and with
+--html a page with the video and a clickable timeline). Inputs are video files, folders of videos or http(s)
+URLs (downloaded with yt-dlp). Models are loaded once; a failing video is reported and the others go on
+(exit status 1 if some failed, 2 if all did)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import UnavError
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_URL",
+                        help="video file(s), folder(s) of videos, or http(s) URL(s) (yt-dlp)")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint from `unav train` or `unav import-checkpoint`")
+    parser.add_argument("--out", default="detections", help="output folder; one sub-folder per video "
+                                                            "(default: detections)")
+    parser.add_argument("--threshold", type=float, default=0.3, help="minimum score of a reported event (0.3)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, … (default auto)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="extractor windows per forward pass (default: as recorded in the checkpoint)")
+    parser.add_argument("--annotations", default=None,
+                        help="UnAV-style annotation JSON: draw the ground truth of videos found in it")
+    parser.add_argument("--html", action="store_true",
+                        help="also write view.html per video (and index.html for several): the video with its "
+                             "timeline; works offline")
+    parser.add_argument("--html-video", choices=("auto", "copy", "webm", "both"), default="auto",
+                        help="video next to the page: copy the input (auto: when a browser opens its container), "
+                             "a VP9/Opus WebM copy, or both")
+    parser.add_argument("--weights", choices=("auto", "ema", "model"), default="auto",
+                        help="checkpoint weights (auto: the EMA when present)")
+    parser.add_argument("--weights-dir", default=None, help="directory of fetched extractor weights")
+    parser.add_argument("--allow-unverified-weights", action="store_true",
+                        help="accept extractor weight files whose checksum differs from the published one")
+    parser.add_argument("--keep-features", action="store_true", help="keep the extracted features in "
+                                                                      "{out}/{id}/features/")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..detect import Detector, expand_inputs, summary_line
+
+    sources = expand_inputs(args.inputs)           # missing inputs: refused before any model is loaded
+    annotations = None
+    if args.annotations:
+        from ..data.annotations import load_annotations
+
+        annotations = load_annotations(args.annotations)
+    out = Path(args.out)
+    existed = out.exists()
+    progress = not args.no_progress and sys.stderr.isatty()
+    detector = Detector(args.checkpoint, device=args.device, threshold=args.threshold, weights_dir=args.weights_dir,
+                        allow_unverified_weights=args.allow_unverified_weights, batch_size=args.batch_size,
+                        weights=args.weights, progress=progress)
+    try:
+        batch = detector.detect_many(sources, out, annotations, html=args.html, html_video=args.html_video,
+                                     keep_features=args.keep_features)
+    finally:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)  # nothing succeeded: leave no empty output folder
+    for res in batch.done.values():
+        print(summary_line(res))
+    if batch.index is not None:
+        print(f"index: {batch.index}")
+    if not batch.failed:
+        return 0
+    if not batch.done and len(sources) == 1:
+        raise UnavError(next(iter(batch.failed.values())))
+    print(f"unav detect: {len(batch.failed)} of {len(sources)} input(s) failed:", file=sys.stderr)
+    for source, msg in batch.failed.items():
+        print(f"  {source}: {msg}", file=sys.stderr)
+    return 2 if not batch.done else 1
