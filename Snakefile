@@ -10,6 +10,9 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# envs/*.post-deploy.sh install unav from here into each conda env
+os.environ["UNAV_REPO"] = workflow.basedir
+
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 

@@ -59,7 +59,7 @@ def _validate_inputs():
             check_against_annotations(entries, load_annotations(ANNOTATIONS), list_name=VIDEOS_CSV)
             ENTRIES.update((e.youtube_id, e) for e in entries)
         elif SOURCE == "local":
-            src = VIDEOS_CSV or repo_path(config.get("video_dir"))
+            src = repo_path(config.get("video_dir")) or VIDEOS_CSV
             if not src:
                 fail("source local needs video_dir (a folder of videos) or videos_csv (a file of paths)")
             items = list_local_videos(src)
