@@ -210,3 +210,14 @@ def check_page(page: Path, expect_events: int | None = None) -> dict:
         return seen
     finally:
         browser.close()
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch single-threaded inside the block (tiny tensors: threads only add waiting on a busy CI box)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
