@@ -11,7 +11,8 @@ Speed (reference settings: 25 fps, shorter side 256, 224 crop, RAFT-large 20 upd
   are extrapolated from
   the measured unit costs (25 pairs + 3.125 windows per stream per second for ours, 3.125 x (24 pairs + 1 window
   per stream) for the reference). On CPU this takes about 3 minutes.
-Memory: peak RSS of `extract_video` (all streams, DIS flow so that it finishes on a CPU, 256 frames, small crop)
+Memory: peak RSS of one extraction (all streams, DIS "ultrafast" flow so that it finishes on a CPU, frames with
+  shorter side 256, crop 16)
   in a fresh process for a 1-minute real clip and a 10-minute synthetic (lavfi) video.
 CUDA (when available): per-stage throughput, RAFT pairs/s and I3D windows/s + frames/s at 224.
 """
@@ -217,17 +218,18 @@ def make_long_video(path: Path, seconds: int) -> None:
 _CHILD = """
 import json, resource, sys, time, torch
 torch.set_num_threads(int(sys.argv[3]))
-from unav.features.extract import extract_video
-t = CLOCK()
-p = extract_video(sys.argv[1], sys.argv[2], flow_method="dis", min_side=256, crop=16, batch_size=64,
-                  progress=False)
+from unav.features.extract import ExtractSettings, Extractor
+t = time.perf_counter()
+settings = ExtractSettings(flow_method="dis", dis_preset="ultrafast", min_side=256, crop=16, batch_size=64,
+                           progress=False)
+p = Extractor(settings).extract(sys.argv[1], sys.argv[2])
 print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "seconds": CLOCK() - t, "frames": p["frames"], "rows": p["rows"]}))
+                  "seconds": time.perf_counter() - t, "frames": p["frames"], "rows": p["rows"]}))
 """
 
 
 def rss(one_minute: Path, threads: int) -> None:
-    print("peak RSS of extract_video (rgb + DIS flow + vggish; 256 frames, crop 16, fresh process):")
+    print("peak RSS of one extraction (rgb + DIS ultrafast flow + vggish; 256 frames, crop 16, fresh process):")
     with tempfile.TemporaryDirectory(prefix="unav-bench-") as tmp:
         long_video = Path(tmp) / "ten_minutes.mp4"
         make_long_video(long_video, 600)

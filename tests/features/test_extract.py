@@ -125,14 +125,24 @@ def test_short_video_gives_empty_rows(tmp_path):
     assert np.load(tmp_path / "short_rgb.npy").shape == (0, 1024)
 
 
-def test_failure_leaves_no_partial_outputs(tmp_path):
+def test_failure_leaves_no_partial_outputs(tmp_path, monkeypatch):
     out = tmp_path / "out"
     silent = make_video(tmp_path / "silent.mp4", frames=33, audio=False)  # video fine, VGGish must fail
-    with pytest.raises(UnavError, match="silent"):
+    with pytest.raises(UnavError, match="silent: .*no audio track"):
         extract_video(silent, out, **FAST)
     assert not out.exists() or list(out.iterdir()) == []
+    # a failure after the I3D streams were computed (VGGish on an undecodable audio track) writes nothing either
+    import unav.features.vggish as vggish_mod
+
+    def broken_audio(*args, **kwargs):
+        raise UnavError("audio decode failed")
+
+    monkeypatch.setattr(vggish_mod, "extract_vggish", broken_audio)
+    with pytest.raises(UnavError, match="ok: audio decode failed"):
+        extract_video(make_video(tmp_path / "ok.mp4", frames=33), out, **FAST)
+    assert not out.exists() or list(out.iterdir()) == []
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(make_video(tmp_path / "ok.mp4", frames=33).read_bytes()[:3000])
+    broken.write_bytes(make_video(tmp_path / "whole.mp4", frames=33).read_bytes()[:3000])
     with pytest.raises(UnavError, match="broken"):
         extract_video(broken, out, **FAST)
     assert not out.exists() or list(out.iterdir()) == []

@@ -272,8 +272,9 @@ class Extractor:
             info = probe(path)
         except UnavError as err:
             raise UnavError(f"{vid}: {err}") from err
-        if not Path(out_dir).exists():
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        if "vggish" in s.streams and not info.has_audio:
+            raise UnavError(f"{vid}: {path} has no audio track; VGGish needs one (expected a video with sound, "
+                            f"or leave vggish out of the streams)")
         arrays: dict[str, np.ndarray] = {}
         frames = 0
         flow_meta: dict | None = None
@@ -286,7 +287,10 @@ class Extractor:
             from .vggish import extract_vggish
 
             with _bar(f"{vid} vggish", None, s.progress, unit="video") as bar:
-                emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device)
+                try:
+                    emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device)
+                except UnavError as err:
+                    raise UnavError(f"{vid}: {err}") from err
                 bar.update(1)
             arrays["vggish"] = np.asarray(emb, dtype=np.float32).reshape(-1, VGGISH_DIM)
         prov = self._provenance(vid, path, info, frames, arrays, flow_meta, flow_file)
