@@ -26,7 +26,7 @@ class Projection(nn.Module):
                                    for i in range(layers))
         self.norms = nn.ModuleList(ChannelLayerNorm(dim) if with_ln else nn.Identity() for _ in range(layers))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # [B, Cin, T] -> [B, D, T]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # [B, T, Cin] -> [B, T, D]
         for conv, norm in zip(self.convs, self.norms):
             x, _ = conv(x, mask)
             x = F.relu(norm(x))
@@ -78,8 +78,8 @@ class PyramidEncoder(nn.Module):
     def out_dim(self) -> int:
         return self.dim * len(self.streams)
 
-    def _position(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        t = x.shape[-1]
+    def _position(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # [B, T, D]
+        t = x.shape[1]
         if self.training:
             assert t <= self.max_len, f"training sequences must be at most {self.max_len} rows"
             pe = self.pos_embd[:, :, :t]
@@ -88,15 +88,15 @@ class PyramidEncoder(nn.Module):
             pe = F.interpolate(self.pos_embd, t, mode="linear", align_corners=False)
         else:
             pe = self.pos_embd[:, :, :t]
-        return x + pe.to(x.dtype) * mask.unsqueeze(1).to(x.dtype)
+        return x + pe.transpose(1, 2).to(x.dtype) * mask.unsqueeze(-1).to(x.dtype)
 
     def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None, mask: torch.Tensor):
-        # visual [B, Cv, T], audio [B, Ca, T], mask [B, T] -> feats: list per level of [B, out_dim, T_l],
+        # visual [B, Cv, T], audio [B, Ca, T], mask [B, T] -> feats: list per level of [B, T_l, out_dim],
         # masks: list per level of [B, T_l]
         if self.fusion == "concat":
-            inputs = {"AV": torch.cat([visual, audio], dim=1)}
+            inputs = {"AV": torch.cat([visual, audio], dim=1).transpose(1, 2)}
         else:
-            inputs = {s: (visual if s == "V" else audio) for s in self.streams}
+            inputs = {s: (visual if s == "V" else audio).transpose(1, 2) for s in self.streams}
         xs = {}
         for s, x in inputs.items():
             for conv, norm in zip(getattr(self, f"embd_{s}"), getattr(self, f"embd_norm_{s}")):
@@ -114,13 +114,13 @@ class PyramidEncoder(nn.Module):
             v_next, m = self.ori_cross_att_Va(v, a, mask)
             a_next, _ = self.ori_cross_att_Av(a, v, mask)
             v, a = v_next, a_next
-            feats.append(torch.cat([v, a], dim=1))
+            feats.append(torch.cat([v, a], dim=-1))
             masks.append(m)
             for blk_va, blk_av in zip(self.cross_att_Va, self.cross_att_Av):
                 v_next, m_next = blk_va(v, a, m)
                 a_next, _ = blk_av(a, v, m)
                 v, a, m = v_next, a_next, m_next
-                feats.append(torch.cat([v, a], dim=1))
+                feats.append(torch.cat([v, a], dim=-1))
                 masks.append(m)
         else:
             cur = dict(xs)
@@ -132,6 +132,6 @@ class PyramidEncoder(nn.Module):
                     cur[s] = x
                     outs.append(x)
                 m = m_next
-                feats.append(torch.cat(outs, dim=1))
+                feats.append(torch.cat(outs, dim=-1))
                 masks.append(m)
         return feats, masks

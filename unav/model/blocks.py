@@ -1,5 +1,10 @@
-"""Building blocks of the localizer, with the official release's parameter names so its checkpoints load
-strictly. Tensors are channels-first: `# [B, C, T]`; masks are bool `# [B, T]` (True = valid row)."""
+"""Building blocks of the localizer, with the official release's parameter names and shapes so its checkpoints
+load strictly (convs keep their [C_out, C_in, k] weights, LayerNorms their [1, C, 1] parameters).
+
+Computation is channels-last: sequences are `# [B, T, C]` and masks bool `# [B, T]` (True = valid row). On this
+layout LayerNorm is one native kernel, 1x1 and k=3 convolutions become matrix products (GEMMs are 2-3x faster than
+convolution kernels on CPU, and their backward too), depthwise convs are three fused multiply-adds, and attention
+runs through PyTorch's fused (flash / memory-efficient) scaled-dot-product kernels without T x T tensors."""
 from __future__ import annotations
 
 import math
@@ -11,7 +16,7 @@ from torch import nn
 
 
 class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channel axis of a [B, C, T] tensor (parameters shaped [1, C, 1] as released)."""
+    """LayerNorm over the channels of a [B, T, C] tensor (parameters shaped [1, C, 1] as released)."""
 
     def __init__(self, num_channels: int, eps: float = 1e-5):
         super().__init__()
@@ -19,28 +24,73 @@ class ChannelLayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(1, num_channels, 1))
         self.bias = nn.Parameter(torch.zeros(1, num_channels, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T] -> [B, C, T]
-        # Native layer_norm over the last axis of the transposed view: one fused kernel instead of ~7 ops.
-        y = F.layer_norm(x.transpose(1, 2), (x.shape[1],), self.weight.view(-1), self.bias.view(-1), self.eps)
-        return y.transpose(1, 2)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., C] -> [..., C]
+        return F.layer_norm(x, (x.shape[-1],), self.weight.view(-1), self.bias.view(-1), self.eps)
+
+
+def conv_k3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Zero-padded kernel-3 convolution of a [B, T, Cin] sequence with a Conv1d weight [Cout, Cin, 3]:
+    y[t] = W0 x[t-1] + W1 x[t] + W2 x[t+1] (+ b). Done as one GEMM on whichever side is narrower."""
+    cout, cin, _ = weight.shape
+    b, t, _ = x.shape
+    if cin <= cout:
+        # Unfold the (narrow) input to [B, T, Cin*3] (channel-major like the weight) and multiply once.
+        xu = F.pad(x, (0, 0, 1, 1)).unfold(1, 3, 1).reshape(b, t, cin * 3)
+        return F.linear(xu, weight.reshape(cout, cin * 3), bias)
+    # Wide input: one GEMM to the 3 (narrow) taps, then shift and add them.
+    z = F.pad(F.linear(x, weight.permute(2, 0, 1).reshape(3 * cout, cin)), (0, 0, 1, 1))  # [B, T+2, 3 Cout]
+    y = z[:, :-2, :cout] + z[:, 1:-1, cout:2 * cout] + z[:, 2:, 2 * cout:]
+    return y + bias if bias is not None else y
 
 
 class MaskedConv1d(nn.Module):
-    """Conv1d whose output is zeroed at invalid rows; with stride s the mask is subsampled (rows 0, s, 2s, …)."""
+    """Convolution (kernel 1 or 3, stride 1) whose output is zeroed at invalid rows. Input/output [B, T, C]."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, bias: bool = True):
         super().__init__()
-        assert kernel % 2 == 1 or stride > 1
-        self.stride = stride
-        self.conv = nn.Conv1d(in_ch, out_ch, kernel, stride, kernel // 2, groups=groups, bias=bias)
+        assert kernel in (1, 3)
+        self.conv = nn.Conv1d(in_ch, out_ch, kernel, 1, kernel // 2, bias=bias)
         if bias:
             nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # x [B, C, T], mask [B, T] -> [B, C', T/s], [B, T/s]
-        out_mask = mask[:, :: self.stride] if self.stride > 1 else mask
-        out = self.conv(x)
-        return out * out_mask.unsqueeze(1).to(out.dtype), out_mask
+        # x [B, T, Cin], mask [B, T] -> [B, T, Cout], [B, T]
+        w, b = self.conv.weight, self.conv.bias
+        out = F.linear(x, w[:, :, 0], b) if w.shape[-1] == 1 else conv_k3(x, w, b)
+        return out * mask.unsqueeze(-1).to(out.dtype), mask
+
+
+class DepthwiseConv(nn.Module):
+    """Depthwise conv (kernel 3 at stride 1, kernel s+1 at stride s, zero padding k//2), output masked; the mask is
+    subsampled at rows 0, s, 2s, … (the release's nearest interpolation). Holds `conv` as nn.Conv1d for the names."""
+
+    def __init__(self, channels: int, stride: int = 1):
+        super().__init__()
+        kernel = stride + 1 if stride > 1 else 3
+        self.stride = stride
+        self.conv = nn.Conv1d(channels, channels, kernel, stride, kernel // 2, groups=channels, bias=False)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # x [B, T, C], mask [B, T] -> [B, T/s, C], [B, T/s]
+        w = self.conv.weight[:, 0, :]                                                   # [C, k]
+        k, s = w.shape[1], self.stride
+        pad = k // 2
+        xp = F.pad(x, (0, 0, pad, pad))                                                 # [B, T + 2 pad, C]
+        t_out = (x.shape[1] + 2 * pad - k) // s + 1
+        out = sum(xp[:, j: j + s * (t_out - 1) + 1: s] * w[:, j] for j in range(k))
+        out_mask = mask[:, ::s] if s > 1 else mask
+        return out * out_mask.unsqueeze(-1).to(out.dtype), out_mask
+
+
+def max_pool_skip(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """MaxPool1d(kernel s+1, stride s, padding (s+1)//2) over time of [B, T, C] (padding never wins)."""
+    k, pad = stride + 1, (stride + 1) // 2
+    xp = F.pad(x, (0, 0, pad, pad), value=float("-inf"))
+    t_out = (x.shape[1] + 2 * pad - k) // stride + 1
+    out = xp[:, 0: stride * (t_out - 1) + 1: stride]
+    for j in range(1, k):
+        out = torch.maximum(out, xp[:, j: j + stride * (t_out - 1) + 1: stride])
+    return out
 
 
 class Scale(nn.Module):
@@ -55,15 +105,15 @@ class Scale(nn.Module):
 
 
 class AffineDropPath(nn.Module):
-    """Per-channel learned scale (init 1e-4) followed by stochastic depth while training."""
+    """Per-channel learned scale (init 1e-4, shaped [1, C, 1] as released) then stochastic depth while training."""
 
     def __init__(self, num_channels: int, drop_prob: float = 0.0, init: float = 1e-4):
         super().__init__()
         self.scale = nn.Parameter(init * torch.ones(1, num_channels, 1))
         self.drop_prob = drop_prob
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.scale * x
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C]
+        x = self.scale.view(-1) * x
         if self.drop_prob == 0.0 or not self.training:
             return x
         keep = 1.0 - self.drop_prob
@@ -81,21 +131,24 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
     return torch.from_numpy(table).float().T.unsqueeze(0)
 
 
+def _linear1x1(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    return F.linear(x, conv.weight[:, :, 0], conv.bias)
+
+
 class MaskedConvAttention(nn.Module):
     """Multi-head attention whose query, key and value first pass a depthwise conv (+ LayerNorm); with stride s
-    the convs downsample (kernel s+1). Keys at invalid rows are excluded; outputs at invalid rows are zero.
+    the convs downsample. Keys at invalid rows are excluded; outputs at invalid rows are zero.
 
-    `seq_mask` mode (used over the class axis of the dependency block): the mask is one flag per sequence, every
-    position of a valid sequence is attended and invalid sequences give zeros."""
+    `seq_mask` mode (attention over the class axis of the dependency block): the mask holds one flag per sequence;
+    a valid sequence attends over all its positions, an invalid one gives zeros."""
 
     def __init__(self, dim: int, n_head: int, stride: int = 1, attn_pdrop: float = 0.0, proj_pdrop: float = 0.0):
         super().__init__()
         assert dim % n_head == 0
         self.n_head = n_head
-        kernel = stride + 1 if stride > 1 else 3
-        self.query_conv = MaskedConv1d(dim, dim, kernel, stride, groups=dim, bias=False)
-        self.key_conv = MaskedConv1d(dim, dim, kernel, stride, groups=dim, bias=False)
-        self.value_conv = MaskedConv1d(dim, dim, kernel, stride, groups=dim, bias=False)
+        self.query_conv = DepthwiseConv(dim, stride)
+        self.key_conv = DepthwiseConv(dim, stride)
+        self.value_conv = DepthwiseConv(dim, stride)
         self.query_norm = ChannelLayerNorm(dim)
         self.key_norm = ChannelLayerNorm(dim)
         self.value_norm = ChannelLayerNorm(dim)
@@ -106,35 +159,28 @@ class MaskedConvAttention(nn.Module):
         self.attn_pdrop = attn_pdrop
         self.proj_drop = nn.Dropout(proj_pdrop)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T] -> [B, nh, T, C/nh]
-        b, c, t = x.shape
-        return x.view(b, self.n_head, c // self.n_head, t).transpose(2, 3)
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C] -> [B, nh, T, C/nh]
+        b, t, c = x.shape
+        return x.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
 
     def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, seq_mask: bool = False):
-        # kv, q [B, C, T]; mask [B, T] (or [B] with seq_mask) -> out [B, C, T'], out_mask [B, T']
-        if seq_mask:
-            full = mask[:, None].expand(-1, q.shape[-1])
-            qq, _ = self.query_conv(q, full)
-            kk, _ = self.key_conv(kv, full)
-            vv, _ = self.value_conv(kv, full)
-            q_mask = kv_mask = full
-        else:
-            qq, q_mask = self.query_conv(q, mask)
-            kk, kv_mask = self.key_conv(kv, mask)
-            vv, _ = self.value_conv(kv, mask)
-        qq = self.query(self.query_norm(qq))
-        kk = self.key(self.key_norm(kk))
-        vv = self.value(self.value_norm(vv))
-        b, c, tq = qq.shape
-        attn_mask = None if seq_mask else kv_mask[:, None, None, :]  # [B, 1, 1, Tk]
+        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask) -> out [B, T', C], out_mask [B, T'] (or [B])
+        conv_mask = mask[:, None].expand(-1, q.shape[1]) if seq_mask else mask
+        qq, q_mask = self.query_conv(q, conv_mask)
+        kk, kv_mask = self.key_conv(kv, conv_mask)
+        vv, _ = self.value_conv(kv, conv_mask)
+        qq = _linear1x1(self.query_norm(qq), self.query)
+        kk = _linear1x1(self.key_norm(kk), self.key)
+        vv = _linear1x1(self.value_norm(vv), self.value)
+        b, tq, c = qq.shape
+        attn_mask = None if seq_mask else kv_mask[:, None, None, :]                    # [B, 1, 1, Tk]
         out = F.scaled_dot_product_attention(
             self._heads(qq), self._heads(kk), self._heads(vv), attn_mask=attn_mask,
-            dropout_p=self.attn_pdrop if self.training else 0.0)  # [B, nh, Tq, hd]
-        out = out.transpose(2, 3).reshape(b, c, tq)
-        if seq_mask:
-            out = out * mask.view(-1, 1, 1).to(out.dtype)
-        out = self.proj_drop(self.proj(out)) * q_mask.unsqueeze(1).to(out.dtype)
-        return out, q_mask
+            dropout_p=self.attn_pdrop if self.training else 0.0)                       # [B, nh, Tq, hd]
+        out = out.transpose(1, 2).reshape(b, tq, c)
+        out = self.proj_drop(_linear1x1(out, self.proj))
+        keep = mask.view(-1, 1, 1) if seq_mask else q_mask.unsqueeze(-1)
+        return out * keep.to(out.dtype), (mask if seq_mask else q_mask)
 
 
 class TransformerBlock(nn.Module):
@@ -145,24 +191,29 @@ class TransformerBlock(nn.Module):
     def __init__(self, dim: int, n_head: int, stride: int = 1, hidden: int | None = None,
                  attn_pdrop: float = 0.0, proj_pdrop: float = 0.0, path_pdrop: float = 0.0):
         super().__init__()
+        self.stride = stride
         self.ln11 = ChannelLayerNorm(dim)
         self.ln12 = ChannelLayerNorm(dim)
         self.ln2 = ChannelLayerNorm(dim)
         self.attn = MaskedConvAttention(dim, n_head, stride, attn_pdrop, proj_pdrop)
-        self.pool_skip = nn.MaxPool1d(stride + 1, stride, (stride + 1) // 2) if stride > 1 else nn.Identity()
         hidden = hidden or 4 * dim
         self.mlp = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.GELU(), nn.Dropout(proj_pdrop),
                                  nn.Conv1d(hidden, dim, 1), nn.Dropout(proj_pdrop))
         self.drop_path_attn = AffineDropPath(dim, path_pdrop)
         self.drop_path_mlp = AffineDropPath(dim, path_pdrop)
 
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C] -> [B, T, C]
+        fc1, act, drop1, fc2, drop2 = self.mlp
+        return drop2(_linear1x1(drop1(act(_linear1x1(x, fc1))), fc2))
+
     def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, seq_mask: bool = False):
-        # kv, q [B, C, T]; mask [B, T] -> [B, C, T'], [B, T']
+        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask) -> [B, T', C], mask
         out, out_mask = self.attn(self.ln11(kv), self.ln12(q), mask, seq_mask=seq_mask)
-        m = (mask.reshape(-1, 1, 1) if seq_mask else out_mask.unsqueeze(1)).to(out.dtype)
-        out = self.pool_skip(kv) * m + self.drop_path_attn(out)
-        out = out + self.drop_path_mlp(self.mlp(self.ln2(out)) * m)
-        return out, (mask if seq_mask else out_mask)
+        m = (mask.view(-1, 1, 1) if seq_mask else out_mask.unsqueeze(-1)).to(out.dtype)
+        skip = max_pool_skip(kv, self.stride) if self.stride > 1 else kv
+        out = skip * m + self.drop_path_attn(out)
+        out = out + self.drop_path_mlp(self._mlp(self.ln2(out)) * m)
+        return out, out_mask
 
 
 def prior_bias(prob: float) -> float:

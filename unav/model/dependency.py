@@ -30,22 +30,22 @@ class DependencyBlock(nn.Module):
         self.feature_squeeze = MaskedConv1d(hidden * hidden_classes, in_dim, kernel, bias=False)
 
     def _level(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # x [B, D2, T], mask [B, T] -> [B, D2, T]
-        b, _, t = x.shape
+        # x [B, T, D2], mask [B, T] -> [B, T, D2]
+        b, t, _ = x.shape
         c, h = self.classes, self.hidden
         e, _ = self.feature_expand(x, mask)
-        e = F.relu(e).view(b, c, h, t)                                      # [B, C', H, T]
+        e = F.relu(e).view(b, t, c, h)                                      # [B, T, C', H]
         out = 0
         if hasattr(self, "temporal_branch"):
-            seq = e.reshape(b * c, h, t)                                    # [B*C', H, T]
+            seq = e.permute(0, 2, 1, 3).reshape(b * c, t, h)                # [B*C', T, H]
             seq_mask = mask.repeat_interleave(c, dim=0)                     # [B*C', T] video-major, like seq
             tmp, _ = self.temporal_branch(seq, seq, seq_mask)
-            out = tmp.view(b, c, h, t)
+            out = tmp.view(b, c, t, h).permute(0, 2, 1, 3)                  # [B, T, C', H]
         if hasattr(self, "cooccur_branch"):
-            seq = e.permute(0, 3, 2, 1).reshape(b * t, h, c)                # [B*T, H, C']
+            seq = e.reshape(b * t, c, h)                                    # [B*T, C', H]: attention over C'
             coo, _ = self.cooccur_branch(seq, seq, mask.reshape(-1), seq_mask=True)
-            out = out + coo.view(b, t, h, c).permute(0, 3, 2, 1)            # [B, C', H, T]
-        y, _ = self.feature_squeeze(out.reshape(b, c * h, t), mask)
+            out = out + coo.view(b, t, c, h)
+        y, _ = self.feature_squeeze(out.reshape(b, t, c * h), mask)
         return y
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:

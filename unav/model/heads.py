@@ -16,7 +16,7 @@ class _Trunk(nn.Module):
         self.norm = nn.ModuleList(ChannelLayerNorm(dim) if with_ln else nn.Identity()
                                   for _ in range(num_layers - 1))
 
-    def trunk(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # [B, Cin, T] -> [B, dim, T]
+    def trunk(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # [B, T, Cin] -> [B, T, dim]
         for conv, norm in zip(self.head, self.norm):
             x, _ = conv(x, mask)
             x = F.relu(norm(x))
@@ -31,8 +31,8 @@ class ClassificationHead(_Trunk):
         nn.init.constant_(self.cls_head.conv.bias, prior_bias(prior_prob))
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        # per level [B, Cin, T_l] -> logits [B, T_l, C]
-        return [self.cls_head(self.trunk(x, m), m)[0].transpose(1, 2) for x, m in zip(feats, masks)]
+        # per level [B, T_l, Cin] -> logits [B, T_l, C]
+        return [self.cls_head(self.trunk(x, m), m)[0] for x, m in zip(feats, masks)]
 
 
 class RegressionHead(_Trunk):
@@ -45,10 +45,10 @@ class RegressionHead(_Trunk):
         self.offset_head = MaskedConv1d(dim, 2 * num_classes if class_aware else 2, kernel)
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        # per level [B, Cin, T_l] -> offsets [B, T_l, C, 2] (class-aware; channel 2c = start, 2c+1 = end) or [B, T_l, 2]
+        # per level [B, T_l, Cin] -> offsets [B, T_l, C, 2] (class-aware; channel 2c = start, 2c+1 = end) or [B, T_l, 2]
         outs = []
         for level, (x, m) in enumerate(zip(feats, masks)):
             off, _ = self.offset_head(self.trunk(x, m), m)
-            off = F.relu(self.scale[level](off)).transpose(1, 2)
+            off = F.relu(self.scale[level](off))                               # [B, T_l, 2C] or [B, T_l, 2]
             outs.append(off.reshape(off.shape[0], off.shape[1], self.num_classes, 2) if self.class_aware else off)
         return outs
