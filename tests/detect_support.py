@@ -104,8 +104,11 @@ def http_server(directory: Path):
     import http.server
     import threading
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # no access log on stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -194,15 +197,15 @@ def check_page(page: Path, expect_events: int | None = None) -> dict:
             assert len(bars) == expect_events
         seen = {"ready": ready, "bars": len(bars), "rows": len(browser.find_all(".row.cls"))}
         if bars:
-            target = bars[-1]
-            start = float(browser.js("return parseFloat(arguments[0].dataset.start);", {
-                "element-6066-11e4-a52e-4f735466cecf": target}))
-            browser.click(target)
-            t = browser.wait("var v = document.querySelector('video'); "
-                             "return Math.abs(v.currentTime - arguments[0]) < 0.05 && v.currentTime;", 10.0, start)
+            target = {"element-6066-11e4-a52e-4f735466cecf": bars[-1]}   # W3C element reference
+            start = float(browser.js("return parseFloat(arguments[0].dataset.start);", target))
+            browser.click(bars[-1])
+            video = "var s = arguments[0].closest('section'); var v = s.querySelector('video'); "
+            t = browser.wait(video + "return Math.abs(v.currentTime - arguments[1]) < 0.05 && v.currentTime;",
+                             10.0, target, start)
             seen["start"], seen["current_time"] = start, float(t or 0)
-            seen["cursor"] = browser.js("return document.querySelector('.cursor').style.left;")
-            seen["duration"] = float(browser.js("return window.unavViewers[0].video.duration;"))
+            seen["cursor"] = browser.js(video + "return s.querySelector('.cursor').style.left;", target)
+            seen["duration"] = float(browser.js(video + "return v.duration;", target))
             seen["resources"] = browser.js("return performance.getEntriesByType('resource').map(e => e.name);")
             seen["active"] = len(browser.find_all(".ev.active"))
         seen["errors"] = browser.js("return Array.from(document.querySelectorAll('video'))"
