@@ -23,7 +23,9 @@ def _streams(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="input video file(s); id = file stem (for names starting with '-' write ./NAME or put -- first)")
+    parser.add_argument("videos", nargs="+", metavar="VIDEO",
+                        help="input video file(s); id = file stem (for names starting with '-' write ./NAME "
+                             "or put -- first)")
     parser.add_argument("--out-dir", required=True, help="directory for {id}_{stream}.npy and {id}.json")
     parser.add_argument("--streams", type=_streams, default=("rgb", "flow", "vggish"),
                         help="comma-separated subset of rgb,flow,vggish (default: all)")
