@@ -104,14 +104,11 @@ def downloaded_ids():
 
 
 def entry(vid):
-    """(start, end) of a listed video."""
-    if SOURCE == "demo":
+    """The list entry (start, end) of a video."""
+    if SOURCE == "demo" and not ENTRIES:
         from unav.media.videolist import read_video_list
 
-        for e in read_video_list(checkpoints.demo_videos.get().output.csv):
-            if e.youtube_id == vid:
-                return e
-        fail(f"video {vid} is not in the demo list")
+        ENTRIES.update((e.youtube_id, e) for e in read_video_list(checkpoints.demo_videos.get().output.csv))
     return ENTRIES[vid]
 
 
@@ -142,11 +139,13 @@ def download_retry_token(wildcards):
     return START
 
 
-def clip(vid):
-    """The video the extractors read: the trimmed download, or the user's own file."""
-    if SOURCE == "local":
-        return LOCAL[vid]
-    return f"{RES}/clips/{vid}.mp4"
+def _local_clip(wildcards):
+    return LOCAL[wildcards.id]
+
+
+# The video the extractors read: the trimmed download (a plain pattern: cheap for 10,000s of jobs), or the
+# user's own file.
+CLIP = _local_clip if SOURCE == "local" else f"{RES}/clips/{{id}}.mp4"
 
 
 def feature_files(ids):

@@ -4,11 +4,10 @@ rule download:
         status=f"{RES}/download/status/{{id}}.json",
     params:
         video=f"{RES}/raw/{{id}}.mp4",      # written only on success; the status says which
-        url=lambda w: url_template(),
+        url=url_template(),
         retries=config["download"]["retries"],
-        extra=lambda w: " ".join(
-            f"--{k.replace('_', '-')} {config['download'][k]}"
-            for k in ("rate_limit", "cookies", "proxy", "timeout") if config["download"][k] is not None),
+        extra=" ".join(f"--{k.replace('_', '-')} {config['download'][k]}"
+                       for k in ("rate_limit", "cookies", "proxy", "timeout") if config["download"][k] is not None),
         retry=download_retry_token,
     log:
         f"{LOGS}/download/{{id}}.log",
@@ -53,8 +52,7 @@ rule trim:
     output:
         f"{RES}/clips/{{id}}.mp4",
     params:
-        start=lambda w: entry(w.id).start,
-        end=lambda w: entry(w.id).end,
+        window=lambda w: "--start {0.start} --end {0.end}".format(entry(w.id)),
     log:
         f"{LOGS}/trim/{{id}}.log",
     benchmark:
@@ -67,4 +65,4 @@ rule trim:
     conda:
         f"{ENVS}/media.yaml"
     shell:
-        "unav trim {input.video} --start {params.start} --end {params.end} --out {output} --threads {threads} > {log} 2>&1"
+        "unav trim {input.video} {params.window} --out {output} --threads {threads} > {log} 2>&1"

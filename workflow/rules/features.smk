@@ -35,7 +35,7 @@ rule weights:
 
 rule flow:
     input:
-        video=lambda w: clip(w.id),
+        video=CLIP,
         weights=weight_inputs("raft_sintel") if FLOW_PRETRAINED else [],
     output:
         (lambda p: p if FLOW["keep"] else temp(p))(f"{RES}/flow/{{id}}.flow"),
@@ -69,7 +69,7 @@ CACHE = bool(EXT["cache"])
 
 rule i3d:
     input:
-        video=lambda w: clip(w.id),
+        video=CLIP,
         flow=f"{RES}/flow/{{id}}.flow",
         weights=weight_inputs("i3d_rgb", "i3d_flow") if PRETRAINED else [],
     output:
@@ -100,7 +100,7 @@ rule i3d:
 
 rule vggish:
     input:
-        video=lambda w: clip(w.id),
+        video=CLIP,
         weights=weight_inputs("vggish") if PRETRAINED else [],
     output:
         vggish=f"{PARTS}/vggish/{{id}}_vggish.npy",
