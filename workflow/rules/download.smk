@@ -1,10 +1,13 @@
 # download -> collect (checkpoint: failed downloads drop out) -> trim. Source youtube and demo only.
+URL_TEMPLATE = url_template()
+
+
 rule download:
     output:
         status=f"{RES}/download/status/{{id}}.json",
     params:
         video=f"{RES}/raw/{{id}}.mp4",      # written only on success; the status says which
-        url=url_template(),
+        url=lambda w: URL_TEMPLATE,        # a function: a plain string would get {id} filled in by Snakemake
         retries=config["download"]["retries"],
         extra=" ".join(f"--{k.replace('_', '-')} {config['download'][k]}"
                        for k in ("rate_limit", "cookies", "proxy", "timeout") if config["download"][k] is not None),
