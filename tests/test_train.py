@@ -41,7 +41,7 @@ def synthetic(tmp_path_factory):
 def trained(synthetic, tmp_path_factory):
     ann_path, feats = synthetic
     run = tmp_path_factory.mktemp("run")
-    cfg = tiny_cfg(train={"epochs": 8, "warmup_epochs": 1})
+    cfg = load_config([CONFIG_DIR / "demo.yaml"], {"train": {"batch_size": 4, "epochs": 10, "warmup_epochs": 1}})
     train(cfg, load_annotations(ann_path), feats, run)
     return run
 
@@ -63,7 +63,7 @@ def test_run_directory_contents(trained):
     for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.pt", "training_curves.png"):
         assert (trained / name).is_file(), name
     rows = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == list(range(1, 10))
+    assert [r["epoch"] for r in rows] == list(range(1, 12))
     assert {"cls_loss", "reg_loss", "final_loss", "lr", "val_mAP", "val_average_mAP"} <= set(rows[-1])
     ckpt = torch.load(trained / "best.pt", weights_only=True)
     assert {"model", "ema", "optimizer", "scheduler", "epoch", "rng", "config", "classes"} <= set(ckpt)
