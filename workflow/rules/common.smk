@@ -103,12 +103,15 @@ def downloaded_ids():
     return listed_ids()
 
 
+DEMO_CSV = f"{RES}/demo/videos.csv"
+
+
 def entry(vid):
-    """The list entry (start, end) of a video."""
+    """The list entry (start, end) of a video (demo: read from the generated list, an input of the rule)."""
     if SOURCE == "demo" and not ENTRIES:
         from unav.media.videolist import read_video_list
 
-        ENTRIES.update((e.youtube_id, e) for e in read_video_list(checkpoints.demo_videos.get().output.csv))
+        ENTRIES.update((e.youtube_id, e) for e in read_video_list(DEMO_CSV))
     return ENTRIES[vid]
 
 

@@ -2,7 +2,7 @@
 # A checkpoint: the video ids are known only once the list is written.
 checkpoint demo_videos:
     output:
-        csv=f"{RES}/demo/videos.csv",
+        csv=DEMO_CSV,
         annotations=f"{RES}/demo/annotations.json",
         videos=directory(f"{RES}/demo/videos"),
         info=f"{RES}/demo/info.json",

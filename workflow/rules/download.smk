@@ -52,6 +52,7 @@ rule trim:
     input:
         video=f"{RES}/raw/{{id}}.mp4",     # present for every id of the ok list (checkpoint download_collect)
         status=f"{RES}/download/status/{{id}}.json",
+        listing=[DEMO_CSV] if SOURCE == "demo" else [],   # the [start, end] windows come from the list
     output:
         f"{RES}/clips/{{id}}.mp4",
     params:
