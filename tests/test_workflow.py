@@ -1,0 +1,79 @@
+"""unav.workflow: merging the per-stream feature parts, restricting the annotations to available features."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from unav.data.features import check_provenance
+from unav.errors import UnavError
+from unav.workflow import main, merge_features, merge_provenance, subset_annotations
+
+
+def _part(d, vid, streams, rows, extra=None):
+    d.mkdir(parents=True, exist_ok=True)
+    settings = {"streams": streams, "crop": 32, "seed": 0, "fps": 25.0, **(extra or {})}
+    for s in streams:
+        np.save(d / f"{vid}_{s}.npy", np.full((rows, 128 if s == "vggish" else 1024), len(s), np.float32))
+    prov = {"id": vid, "settings": settings, "rows": {s: rows for s in streams}, "frames": rows * 8 + 16,
+            "files": {s: f"{vid}_{s}.npy" for s in streams}, "weights": {s: "random" for s in streams}}
+    (d / f"{vid}.json").write_text(json.dumps(prov))
+    return prov
+
+
+def test_merge_provenance_unites_streams():
+    a = {"id": "v", "settings": {"streams": ["rgb", "flow"], "crop": 32}, "rows": {"rgb": 4, "flow": 4},
+         "files": {"rgb": "v_rgb.npy", "flow": "v_flow.npy"}, "weights": {"rgb": "random"}, "frames": 50}
+    b = {"id": "v", "settings": {"streams": ["vggish"], "crop": 32, "hop": 0.32}, "rows": {"vggish": 5},
+         "files": {"vggish": "v_vggish.npy"}, "weights": {"vggish": "random"}, "paper_compatible": False}
+    m = merge_provenance([b, a])
+    assert m["settings"]["streams"] == ["rgb", "flow", "vggish"]
+    assert m["settings"]["hop"] == 0.32 and m["rows"] == {"rgb": 4, "flow": 4, "vggish": 5}
+    assert m["rows_video"] == 4 and m["rows_audio"] == 5 and m["paper_compatible"] is False
+    with pytest.raises(UnavError):
+        merge_provenance([a, {**b, "id": "w"}])
+
+
+def test_merge_features_links_arrays_and_writes_one_provenance(tmp_path):
+    for vid in ("v1", "v2"):
+        _part(tmp_path / "i3d", vid, ["rgb", "flow"], 6)
+        _part(tmp_path / "vggish", vid, ["vggish"], 7)
+        merge_features(vid, [tmp_path / "i3d", tmp_path / "vggish"], tmp_path / "feats")
+    out = tmp_path / "feats"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{v}{s}" for v in ("v1", "v2") for s in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json"))
+    assert np.load(out / "v1_vggish.npy").shape == (7, 128)
+    assert os.path.samefile(out / "v1_rgb.npy", tmp_path / "i3d/v1_rgb.npy")   # hard link, no copy
+    settings = check_provenance(out, ["v1", "v2"])    # both videos agree: the merged settings are consistent
+    assert settings["streams"] == ["rgb", "flow", "vggish"]
+
+
+def test_merge_features_missing_array(tmp_path):
+    _part(tmp_path / "i3d", "v1", ["rgb", "flow"], 6)
+    (tmp_path / "i3d/v1_flow.npy").unlink()
+    with pytest.raises(UnavError, match="v1_flow.npy"):
+        merge_features("v1", [tmp_path / "i3d"], tmp_path / "feats")
+    assert not (tmp_path / "feats").exists() or not any((tmp_path / "feats").iterdir())
+
+
+def test_subset_annotations(tmp_path):
+    db = {v: {"subset": "train", "duration": 5.0, "annotations": []} for v in ("a", "b", "c")}
+    (tmp_path / "ann.json").write_text(json.dumps({"version": "x", "database": db}))
+    res = subset_annotations(tmp_path / "ann.json", ["c", "a"], tmp_path / "out.json")
+    assert res == {"kept": 2, "dropped": ["b"]}
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert list(out["database"]) == ["a", "c"] and out["version"] == "x"
+    with pytest.raises(UnavError, match="zz"):
+        subset_annotations(tmp_path / "ann.json", ["zz"], tmp_path / "o2.json")
+
+
+def test_subset_annotations_cli_keeps_videos_with_features(tmp_path):
+    db = {v: {"subset": "test", "duration": 5.0} for v in ("a", "b")}
+    (tmp_path / "ann.json").write_text(json.dumps({"database": db}))
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f/b.json").write_text("{}")
+    assert main(["subset-annotations", "--annotations", str(tmp_path / "ann.json"), "--features",
+                 str(tmp_path / "f"), "--out", str(tmp_path / "o.json")]) == 0
+    assert list(json.loads((tmp_path / "o.json").read_text())["database"]) == ["b"]
