@@ -27,7 +27,7 @@ start() {
   chmod 700 "$dir/munge"
   host=$(hostname -s)
   user=$(id -un)
-  cpus=$(nproc)
+  cpus=$(getconf _NPROCESSORS_ONLN)   # not nproc: it honours OMP_NUM_THREADS
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
   # munge: a fresh key, our own socket
   dd if=/dev/urandom bs=1 count=1024 of="$dir/munge/munge.key" status=none
