@@ -1,4 +1,6 @@
 # download -> collect (checkpoint: failed downloads drop out) -> trim. Source youtube and demo only.
+# Not a param: where a video is fetched from does not change it (and the demo's file:// URL is absolute, so
+# a moved working directory would otherwise redo every download).
 URL_TEMPLATE = url_template()
 
 
@@ -7,7 +9,6 @@ rule download:
         status=f"{RES}/download/status/{{id}}.json",
     params:
         video=f"{RES}/raw/{{id}}.mp4",      # written only on success; the status says which
-        url=lambda w: URL_TEMPLATE,        # a function: a plain string would get {id} filled in by Snakemake
         retries=config["download"]["retries"],
         extra=" ".join(f"--{k.replace('_', '-')} {config['download'][k]}"
                        for k in ("rate_limit", "cookies", "proxy", "timeout") if config["download"][k] is not None),
@@ -25,7 +26,7 @@ rule download:
     conda:
         f"{ENVS}/media.yaml"
     shell:
-        "unav download --id={wildcards.id} --url-template {params.url:q} --out {params.video} --status {output.status} --retries {params.retries} {params.extra} > {log} 2>&1"
+        "unav download --id={wildcards.id} --url-template {URL_TEMPLATE:q} --out {params.video} --status {output.status} --retries {params.retries} {params.extra} > {log} 2>&1"
 
 
 checkpoint download_collect:
