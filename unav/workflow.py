@@ -150,7 +150,7 @@ def _ids_from(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unav.workflow", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="unav workflow-step", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
     m = sub.add_parser("merge-features", help="one video's per-stream parts -> the features folder")
     m.add_argument("video_id")

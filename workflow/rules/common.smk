@@ -1,5 +1,5 @@
 # Shared helpers: paths, the video ids of each source, resources. Only DAG shaping lives here; every
-# computation is a `unav …` command (or `python -m unav.workflow …` for the two glue steps).
+# computation is a `unav …` command (`unav workflow-step …` for the two glue steps).
 import json
 import os
 import time

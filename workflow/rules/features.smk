@@ -149,4 +149,4 @@ rule features:
     conda:
         f"{ENVS}/features.yaml"
     shell:
-        "python -m unav.workflow merge-features {wildcards.id} --parts {params.parts} --out-dir {params.out} > {log} 2>&1"
+        "unav workflow-step merge-features --parts {params.parts} --out-dir {params.out} -- {wildcards.id} > {log} 2>&1"

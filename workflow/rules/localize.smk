@@ -25,7 +25,7 @@ rule annotations:
     conda:
         f"{ENVS}/features.yaml"
     shell:
-        "python -m unav.workflow subset-annotations --annotations {input.annotations} --features {params.features} --out {output} > {log} 2>&1"
+        "unav workflow-step subset-annotations --annotations {input.annotations} --features {params.features} --out {output} > {log} 2>&1"
 
 
 rule train:

@@ -1,0 +1,14 @@
+"""`unav workflow-step merge-features|subset-annotations …`: the workflow's two glue steps (unav/workflow.py)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("argv", nargs=argparse.REMAINDER, help="merge-features … | subset-annotations … (see --help of each)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..workflow import main
+
+    return main(args.argv)
