@@ -131,18 +131,23 @@ def test_killed_job_resumes_to_same_metrics(demo_run, tmp_path):
            "--forcerun", "train"]
     log = open(tmp_path / "interrupted.log", "w")   # a file, not a pipe nobody reads while we wait
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env(), cwd=work)
-    victim = None
+    victims: list[int] = []
     deadline = time.monotonic() + 300
-    while victim is None and time.monotonic() < deadline and proc.poll() is None:
-        for pid in _descendants(proc.pid):
-            if " train " in _cmdline(pid) and "unav" in _cmdline(pid):
-                metrics_log = work / "results/runs/demo/metrics.jsonl"
-                if metrics_log.is_file() and metrics_log.read_text().count("\n") >= 2:
-                    victim = pid   # at least two epochs done: a genuinely half-finished run
-                    break
+    while not victims and time.monotonic() < deadline and proc.poll() is None:
+        metrics_log = work / "results/runs/demo/metrics.jsonl"
+        if metrics_log.is_file() and metrics_log.read_text().count("\n") >= 2:
+            # At least two epochs done: a genuinely half-finished run. Kill the job's shell AND the training
+            # process itself, as a scheduler or a power cut would (killing only the shell leaves the trainer
+            # running on as an orphan that keeps writing its outputs).
+            victims = [pid for pid in _descendants(proc.pid)
+                       if " train " in _cmdline(pid) and "unav" in _cmdline(pid)]
         time.sleep(0.5)
-    assert victim is not None, "training never started"
-    os.kill(victim, signal.SIGKILL)
+    assert victims, "training never started"
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait(timeout=300)
     log.close()
     assert proc.returncode != 0, (tmp_path / "interrupted.log").read_text()[-3000:]
