@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import torch
 
 # extraction settings of the test checkpoints: random weights, tiny frames, DIS flow
@@ -224,3 +225,16 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# Shared fixtures: test modules import them by name (pytest registers imported fixtures).
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    with one_thread():
+        return build_checkpoints(tmp_path_factory.getbasetemp() / "detect-checkpoints")
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    with one_thread():
+        yield

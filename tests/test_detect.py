@@ -11,24 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from detect_support import FAST, build_checkpoints, make_clip, one_thread
+from detect_support import FAST, _single_thread, checkpoints, make_clip  # noqa: F401
 from unav.config import load_config
 from unav.data.features import VideoFeatures
 from unav.detect import (EXECUTION_KEYS, Detector, events_csv, expand_inputs, extract_settings, recorded_settings,
                          reduce_envelope, required_weights, to_events)
 from unav.errors import UnavError
 
-
-@pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory):
-    with one_thread():
-        return build_checkpoints(tmp_path_factory.getbasetemp() / "detect-checkpoints")
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    with one_thread():
-        yield
 
 
 def _ckpt(provenance, **cfg_overrides):

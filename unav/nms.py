@@ -75,6 +75,7 @@ def _padded_groups(keys: Tensor) -> tuple[Tensor, Tensor, int, int]:
     return order, row * n_max + col, num_groups, n_max
 
 
+@single_threaded()
 def _greedy_nms(
     segs: Tensor,
     scores: Tensor,
@@ -87,24 +88,7 @@ def _greedy_nms(
     max_seg_num: int,
     multiclass: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Shared engine of soft/hard NMS on the padded per-group layout (see module docstring)."""
-    with single_threaded():
-        return _greedy_nms_impl(segs, scores, labels, soft=soft, sigma=sigma, iou_threshold=iou_threshold,
-                                min_score=min_score, max_seg_num=max_seg_num, multiclass=multiclass)
-
-
-def _greedy_nms_impl(
-    segs: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    *,
-    soft: bool,
-    sigma: float,
-    iou_threshold: float,
-    min_score: float,
-    max_seg_num: int,
-    multiclass: bool,
-) -> tuple[Tensor, Tensor, Tensor]:
+    """Shared engine of soft/hard NMS on the padded per-group layout (see module docstring), on one thread."""
     n = scores.numel()
     if n == 0 or max_seg_num <= 0:
         return _empty_like(segs, scores, labels)

@@ -10,24 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detect_support import (build_checkpoints, check_page, edited_checkpoint, http_server, make_clip, one_thread)
+from detect_support import (_single_thread, check_page, checkpoints, edited_checkpoint, http_server,  # noqa: F401
+                            make_clip)
 from unav.cli import main
 from unav.timeline import timeline_size
 
 REAL = ("--HuBNHXu9I", "v_GGSY1Qvo990", "v_ZNVhz7ctTq0")
 needs_browser = pytest.mark.skipif(not Path("/usr/bin/chromedriver").exists(), reason="chromedriver not installed")
 
-
-@pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory):
-    with one_thread():
-        return build_checkpoints(tmp_path_factory.getbasetemp() / "detect-checkpoints")
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    with one_thread():
-        yield
 
 
 def _check_outputs(folder: Path, ground_truth: bool = False) -> dict:
