@@ -9,6 +9,28 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _hide_system_ffmpeg() -> None:
+    """Put failing `ffmpeg`/`ffprobe` stand-ins first on PATH for this session and its subprocesses.
+
+    A clean machine has no system ffmpeg: unav and the tests use the pinned imageio-ffmpeg binary
+    (`unav.media.ffmpeg.ffmpeg_exe()`). Without this, a machine where someone installed ffmpeg by hand
+    hides a test or a code path that calls the system one."""
+    import tempfile
+
+    shim_dir = Path(tempfile.mkdtemp(prefix="unav-no-system-ffmpeg-"))
+    for name in ("ffmpeg", "ffprobe"):
+        shim = shim_dir / name
+        shim.write_text("#!/bin/sh\n"
+                        f"echo '{name} from PATH was called: use unav.media.ffmpeg.ffmpeg_exe() (the pinned "
+                        "imageio-ffmpeg binary); a clean machine has no system ffmpeg' >&2\n"
+                        "exit 127\n")
+        shim.chmod(0o755)
+    os.environ["PATH"] = f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_hide_system_ffmpeg()
 # Slow literal references used by parity tests (tests/reference/*) import as `reference.<module>`.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from unav.media.ffmpeg import ffmpeg_exe
+
 # extraction settings of the test checkpoints: random weights, tiny frames, DIS flow
 FAST = dict(weights="random", flow_method="dis", min_side=32, crop=16, batch_size=32, seed=5, progress=False)
 CLASSES = ("beep", "flash")
@@ -27,7 +29,7 @@ def make_clip(path: Path, seconds: float, freq: int = 440, size: str = "64x48", 
     """A small H.264/AAC mp4 from lavfi sources (test pattern or a plain colour, sine tone)."""
     video = f"color=c={colour}:s={size}:r={fps}:d={seconds}" if colour else \
         f"testsrc2=s={size}:r={fps}:d={seconds}"
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video]
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", video]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=f={freq}:sample_rate=44100:d={seconds}", "-c:a", "aac", "-shortest"]
     cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast", str(path)]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unav.media.ffmpeg import ffmpeg_exe
 from unav.timeline import (LAYOUT, class_colours, plot_detection_timeline, row_labels, thumbnail_count, thumbnails,
                            timeline_size, waveform_envelope)
 
@@ -19,7 +20,7 @@ def _clip(path, seconds=4.0, tone=True):
     half = seconds / 2
     video = (f"color=c=red:s=64x48:r=25:d={half}[a];color=c=blue:s=64x48:r=25:d={half}[b];"
              f"[a][b]concat=n=2:v=1:a=0[v]")
-    cmd = ["ffmpeg", "-v", "error", "-y", "-filter_complex", video]
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-filter_complex", video]
     if tone:
         cmd += ["-f", "lavfi", "-i", f"sine=f=440:sample_rate=16000:d={half}", "-f", "lavfi", "-i",
                 f"anullsrc=r=16000:cl=mono:d={half}", "-filter_complex", "[0][1]concat=n=2:v=0:a=1[s]",

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from unav.media.ffmpeg import ffmpeg_exe
+
 from .helpers import read_json, snakemake, write_config
 
 GOOD = ["goodvideo01", "goodvideo02", "goodvideo03"]
@@ -20,7 +22,7 @@ NOT_VIDEO = "notavideo00"
 
 
 def _video(path: Path, seconds: float, freq: int) -> None:
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size=64x48:rate=25:duration={seconds}", "-f", "lavfi", "-i",
                     f"sine=frequency={freq}:duration={seconds}", "-shortest", "-c:v", "libx264",
                     "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)], check=True)
