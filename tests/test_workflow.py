@@ -36,7 +36,7 @@ def test_merge_provenance_unites_streams():
         merge_provenance([a, {**b, "id": "w"}])
 
 
-def test_merge_features_links_arrays_and_writes_one_provenance(tmp_path):
+def test_merge_features_copies_arrays_and_writes_one_provenance(tmp_path):
     for vid in ("v1", "v2"):
         _part(tmp_path / "i3d", vid, ["rgb", "flow"], 6)
         _part(tmp_path / "vggish", vid, ["vggish"], 7)
@@ -45,7 +45,14 @@ def test_merge_features_links_arrays_and_writes_one_provenance(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{v}{s}" for v in ("v1", "v2") for s in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json"))
     assert np.load(out / "v1_vggish.npy").shape == (7, 128)
-    assert os.path.samefile(out / "v1_rgb.npy", tmp_path / "i3d/v1_rgb.npy")   # hard link, no copy
+    # a copy, not a hard link: touching an output (as Snakemake does) must not move its input's mtime, else
+    # Snakemake finds another output "older than its input" and fails or reruns the merge
+    part = tmp_path / "i3d/v1_rgb.npy"
+    assert not os.path.samefile(out / "v1_rgb.npy", part)
+    assert (out / "v1_rgb.npy").read_bytes() == part.read_bytes()
+    before = part.stat().st_mtime_ns
+    os.utime(out / "v1_rgb.npy", ns=(before + 5 * 10**9, before + 5 * 10**9))
+    assert part.stat().st_mtime_ns == before
     settings = check_provenance(out, ["v1", "v2"])    # both videos agree: the merged settings are consistent
     assert settings["streams"] == ["rgb", "flow", "vggish"]
 

@@ -4,7 +4,9 @@
   vggish rule `{id}_vggish.npy` and `{id}.json` into another; this puts the three arrays side by side in the
   features folder with ONE provenance file whose "settings" equal what a single `unav extract --streams
   rgb,flow,vggish` run would record (so features made by the workflow and by hand mix freely).
-  Arrays are hard-linked when possible (no copy), else copied; every file is written atomically.
+  Arrays are copied, never hard-linked: a link shares its inode, and so its mtime, with the part it came from,
+  and Snakemake then sees an output "older than its input" once any job touches one of them. Every file is
+  written atomically.
 - `subset_annotations`: the annotation file restricted to the videos that have features (failed downloads and
   extractions drop out); the dropped ids are listed in the result's "dropped" entry.
 
@@ -89,13 +91,9 @@ def merge_provenance(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _copy(src: Path, dst: Path) -> None:
     with atomic_path(dst, suffix=dst.suffix) as tmp:
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+        shutil.copyfile(src, tmp)
 
 
 def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> dict:
@@ -117,7 +115,7 @@ def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: st
     merged = merge_provenance(parts)
     out.mkdir(parents=True, exist_ok=True)
     for src, dst in arrays:
-        _link_or_copy(src, dst)
+        _copy(src, dst)
     write_json(out / f"{vid}.json", merged)
     return merged
 
