@@ -53,8 +53,10 @@ def payload(tmp_path: Path) -> bytes:
     return src.read_bytes()
 
 
-def test_repo_registry_lists_every_published_file() -> None:
-    reg = W.load_registry(W.REPO_REGISTRY)
+def test_packaged_registry_lists_every_published_file(monkeypatch) -> None:
+    monkeypatch.delenv("UNAV_WEIGHTS_REGISTRY", raising=False)
+    assert W.registry_path() is W.PACKAGED_REGISTRY and W.PACKAGED_REGISTRY.is_file()
+    reg = W.load_registry()
     files = {e.file for e in reg.values()}
     assert {"i3d_rgb.pt", "i3d_flow.pt", "raft_large_C_T_SKHT_V1-0b8c9e55.pth", "raft-sintel.pth",
             "vggish-10086976.pth", "vggish_pca_params-970ea276.pth"} <= files

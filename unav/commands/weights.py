@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--weights-dir", default=None,
                        help="weights directory (default: $UNAV_WEIGHTS, then ~/.cache/unav/weights)")
         p.add_argument("--registry", default=None,
-                       help="registry YAML (default: $UNAV_WEIGHTS_REGISTRY, then resources/weights.yaml)")
+                       help="registry YAML (default: $UNAV_WEIGHTS_REGISTRY, then the packaged "
+                            "unav/resources/weights.yaml)")
         p.add_argument("--allow-unverified-weights", action="store_true",
                        help="accept files whose checksum differs from the registry (with a warning)")
 

@@ -32,7 +32,7 @@ FPS = 25.0
 STREAMS = ("rgb", "flow", "vggish")
 FLOW_METHODS = ("raft", "dis")
 VGGISH_DIM = 128
-# weight registry names (resources/weights.yaml) per model
+# weight registry names (unav/resources/weights.yaml) per model
 WEIGHT_NAMES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "vggish": "vggish"}
 RAFT_WEIGHT_NAMES = ("raft_sintel", "raft_large_C_T_SKHT_V1")  # both are raft-sintel (original / torchvision port)
 

@@ -1,5 +1,5 @@
-"""Pretrained extractor weights: the registry (resources/weights.yaml), the cache directory, verified downloads
-and safe loading.
+"""Pretrained extractor weights: the registry (package data unav/resources/weights.yaml), the cache directory,
+verified downloads and safe loading.
 
 Checks per file (whichever the registry knows): full sha256, the sha256 prefix carried in torch.hub-style
 names, the upstream `git hash-object` id, the size. A file passes only if all of its checks pass; a failing file
@@ -15,17 +15,22 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import yaml
 
 from ..errors import UnavError
 from ..io import atomic_path
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 log = logging.getLogger(__name__)
 
-REPO_REGISTRY = Path(__file__).resolve().parents[2] / "resources" / "weights.yaml"
+# The registry shipped inside the package (read with importlib.resources, so it works from any install).
+PACKAGED_REGISTRY: Traversable = resources.files("unav") / "resources" / "weights.yaml"
 DEFAULT_DIR = Path("~/.cache/unav/weights")
 CHUNK = 1 << 20
 
@@ -68,17 +73,22 @@ class Digest:
     problems: list[str] = field(default_factory=list)
 
 
-def registry_path(path: str | os.PathLike | None = None) -> Path:
-    return Path(path or os.environ.get("UNAV_WEIGHTS_REGISTRY") or REPO_REGISTRY)
+def registry_path(path: str | os.PathLike | None = None) -> Path | Traversable:
+    """`path` (--registry), then $UNAV_WEIGHTS_REGISTRY, then the packaged unav/resources/weights.yaml."""
+    override = path or os.environ.get("UNAV_WEIGHTS_REGISTRY")
+    return Path(override) if override else PACKAGED_REGISTRY
 
 
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntry]:
-    """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or resources/weights.yaml."""
+    """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or the packaged unav/resources/weights.yaml."""
     p = registry_path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as err:
-        raise UnavError(f"weights registry {p} cannot be read ({err}); expected resources/weights.yaml") from err
+        hint = ("the unav install lacks its package data unav/resources/weights.yaml; reinstall unav"
+                if p is PACKAGED_REGISTRY else
+                "expected a registry YAML like unav/resources/weights.yaml (from --registry or $UNAV_WEIGHTS_REGISTRY)")
+        raise UnavError(f"weights registry {p} cannot be read ({err}); {hint}") from err
     if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
         raise UnavError(f"weights registry {p}: expected a mapping `weights: {{name: {{file, url, ...}}}}`")
     entries = {}

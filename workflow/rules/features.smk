@@ -1,11 +1,21 @@
 # flow -> i3d (rgb + flow streams), vggish -> features (one folder, one provenance file per video).
+from unav.features.weights import load_registry as load_weights_registry, registry_path as weights_registry_path
+
 FLOW = config["flow"]
 EXT = config["extract"]
 WEIGHTS_DIR = EXT.get("weights_dir") or "weights"
 PRETRAINED = EXT["weights"] == "pretrained"
 FLOW_PRETRAINED = FLOW["method"] == "raft" and FLOW["weights"] == "pretrained"
-WEIGHT_FILES = {"i3d_rgb": "i3d_rgb.pt", "i3d_flow": "i3d_flow.pt", "raft_sintel": "raft-sintel.pth",
-                "vggish": "vggish-10086976.pth"}
+# Registry name -> file name of the weights the rules read. The file names come from unav's weights registry
+# (unav/resources/weights.yaml, or $UNAV_WEIGHTS_REGISTRY as for `unav weights fetch`), their one source.
+WEIGHT_NAMES = ("i3d_rgb", "i3d_flow", "raft_sintel", "vggish")
+try:
+    _REGISTRY = load_weights_registry()
+except UnavError as err:
+    fail(str(err))
+if _MISSING := [n for n in WEIGHT_NAMES if n not in _REGISTRY]:
+    fail(f"weights registry {weights_registry_path()} lacks {', '.join(_MISSING)}")
+WEIGHT_FILES = {n: _REGISTRY[n].file for n in WEIGHT_NAMES}
 
 
 def weight_inputs(*names):
