@@ -17,17 +17,34 @@ DEFAULTS_PATH = CONFIG_DIR / "defaults.yaml"
 _FREE_KEYS = {"dataset.classes"}
 
 
-def load_yaml(path: str | Path) -> dict:
+def packaged_config(name: str | Path) -> Path | None:
+    """The packaged config a name refers to (`defaults.yaml`, `demo`, `variants/a_only.yaml`, `a_only`), or None."""
+    name = Path(name)
+    if name.is_absolute():
+        return None
+    for candidate in (CONFIG_DIR / name, CONFIG_DIR / "variants" / name,
+                      CONFIG_DIR / "variants" / f"{name}.yaml", CONFIG_DIR / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_config(path: str | Path) -> Path:
+    """A config file: `path` itself when it exists, else the packaged config of that name."""
     path = Path(path)
-    if not path.is_file():
-        # Allow names of the packaged variants: `--config variants/a_only.yaml` or `a_only`.
-        for candidate in (CONFIG_DIR / path, CONFIG_DIR / "variants" / path,
-                          CONFIG_DIR / "variants" / f"{path}.yaml", CONFIG_DIR / f"{path}.yaml"):
-            if candidate.is_file():
-                path = candidate
-                break
-        else:
-            raise UnavError(f"config file {path} does not exist")
+    if path.is_file():
+        return path
+    found = packaged_config(path)
+    if found is None:
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) + sorted(
+            p.stem for p in (CONFIG_DIR / "variants").glob("*.yaml"))
+        raise UnavError(f"config file {path} does not exist and is not a config known to unav "
+                        f"({', '.join(known)})")
+    return found
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = resolve_config(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:

@@ -167,4 +167,17 @@ def mem(mb):
 
 
 def train_config():
-    return repo_path(config["train"]["config"])
+    """The training config file: a YAML path (as given, or relative to the workflow) or the name of a config
+    known to unav (`defaults.yaml`, `demo.yaml`, `variants/…`), resolved to the packaged file so that
+    Snakemake tracks it as an input either way."""
+    from unav.config import packaged_config
+
+    name = config["train"]["config"]
+    path = repo_path(name)
+    if Path(path).is_file():
+        return path
+    packaged = packaged_config(name)
+    if packaged is None:
+        fail(f"train.config {name!r} is neither a file nor a config known to unav (e.g. defaults.yaml, "
+             f"demo.yaml, variants/a_only.yaml)")
+    return str(packaged)
