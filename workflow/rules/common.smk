@@ -115,6 +115,28 @@ def entry(vid):
     return ENTRIES[vid]
 
 
+def video_duration(vid):
+    """Seconds of a video for its jobs' runtime: the list's window (youtube, demo); None for the user's own files
+    (not probed at DAG-build time: a conservative default applies)."""
+    if SOURCE not in ("youtube", "demo"):
+        return None
+    try:
+        return entry(vid).duration
+    except (KeyError, OSError, UnavError):
+        return None
+
+
+def video_runtime(stage):
+    """The `runtime` of a per-video rule (trim, flow, i3d, vggish, features): minutes from the video's duration
+    and the measured cost per video-second of the stage on this config's device and sizes, doubled on the retry
+    (unav/workflow_resources.py). A dict lookup per job."""
+    from unav.workflow_resources import runtime_minutes
+
+    opts = dict(device=DEVICE, flow_method=config["flow"]["method"], crop=config["extract"]["crop"],
+                min_side=config["extract"]["min_side"])
+    return lambda wildcards, attempt: runtime_minutes(stage, video_duration(wildcards.id), attempt=attempt, **opts)
+
+
 def url_template():
     if config["download"]["url_template"]:
         return config["download"]["url_template"]

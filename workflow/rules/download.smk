@@ -4,6 +4,15 @@
 URL_TEMPLATE = url_template()
 
 
+# download.local: the downloads run on the host that runs snakemake, never submitted to a cluster (compute nodes
+# often have no internet); locally this changes nothing. Snakemake never runs a grouped rule locally, so the
+# downloads form the group "download" (many per submitted job, group-components) only when submitted.
+DOWNLOAD_LOCAL = config["download"]["local"]
+if DOWNLOAD_LOCAL:
+
+    localrules: download
+
+
 rule download:
     output:
         status=f"{RES}/download/status/{{id}}.json",
@@ -17,7 +26,7 @@ rule download:
         f"{LOGS}/download/{{id}}.log",
     benchmark:
         f"{BENCH}/download/{{id}}.tsv"
-    group: "download"
+    group: None if DOWNLOAD_LOCAL else "download"
     threads: 1
     resources:
         mem_mb=500,
@@ -66,7 +75,7 @@ rule trim:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=20,
+        runtime=video_runtime("trim"),
     conda:
         f"{ENVS}/media.yaml"
     shell:

@@ -62,7 +62,7 @@ rule flow:
     threads: 1
     resources:
         mem_mb=4000 if FLOW["method"] == "raft" else 1500,
-        runtime=60,
+        runtime=video_runtime("flow"),
         gpu=GPU if FLOW["method"] == "raft" else 0,
     conda:
         f"{ENVS}/features.yaml"
@@ -100,7 +100,7 @@ rule i3d:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=video_runtime("i3d"),
         gpu=GPU,
     conda:
         f"{ENVS}/features.yaml"
@@ -128,7 +128,7 @@ rule vggish:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=video_runtime("vggish"),
     conda:
         f"{ENVS}/features.yaml"
     shell:
@@ -155,7 +155,7 @@ rule features:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=video_runtime("features"),
     conda:
         f"{ENVS}/features.yaml"
     shell:
