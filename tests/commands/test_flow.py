@@ -73,3 +73,25 @@ def test_flow_pretrained_file_from_weights_dir(clip, tmp_path, capsys) -> None:
     meta, _ = read_flow_file(out)
     assert meta["sha256"] == sha256_file(wfile) and meta["status"] == "unverified"
     assert meta["weights"] == wfile.name
+
+
+def test_extract_from_flow_file_records_the_files_settings(clip, tmp_path, capsys, caplog) -> None:
+    """Features made from a `.flow` file carry that file's RAFT updates, not extract's default of 20: `unav detect`
+    reproduces extraction from these settings."""
+    import json
+
+    flow = tmp_path / "clip_a.flow"
+    assert main(["flow", str(clip), "--out", str(flow), "--weights", "random", "--updates", "3", "--crop", "64",
+                 "--min-side", "128", "--batch-size", "4", "--no-progress"]) == 0
+    out = tmp_path / "feats"
+    common = ["--streams", "flow", "--out-dir", str(out), "--weights", "random", "--crop", "64", "--min-side", "128",
+              "--no-progress"]
+    assert main(["extract", str(clip), "--flow", str(flow), "--flow-method", "raft", *common]) == 0
+    prov = json.loads((out / "clip_a.json").read_text())
+    assert prov["settings"]["flow_updates"] == 3 and prov["flow"]["updates"] == 3
+    # a RAFT file read as DIS flow is refused (the video fails, exit 1), naming the file and both methods
+    capsys.readouterr()
+    caplog.clear()
+    assert main(["extract", str(clip), "--flow", str(flow), "--flow-method", "dis", *common]) == 1
+    assert "clip_a" in capsys.readouterr().err
+    assert "clip_a.flow holds raft flow, expected dis" in caplog.text

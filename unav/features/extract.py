@@ -390,6 +390,15 @@ class Extractor:
         }
         if flow_meta is not None:
             prov["flow"] = flow_meta
+        if flow_file is not None and flow_meta is not None:
+            # the flow was made by `unav flow`: its settings, not this run's defaults, describe the features
+            # (`unav detect` reproduces extraction from these settings)
+            if flow_meta.get("method") == "raft" and flow_meta.get("updates") is not None:
+                settings["flow_updates"] = int(flow_meta["updates"])
+            if flow_meta.get("method") == "dis" and flow_meta.get("preset"):
+                settings["dis_preset"] = flow_meta["preset"]
+            if flow_meta.get("status") == "unverified":
+                prov["unverified"] = True
         if any(e.get("unverified") for e in prov["weights"].values()):
             prov["unverified"] = True
         if s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False:
@@ -432,6 +441,9 @@ def open_flow_file(flow_file: str | os.PathLike, vid: str, settings: ExtractSett
     from .flowfile import read_flow_file
 
     meta, chunks = read_flow_file(flow_file)
+    if meta.get("method") not in (None, settings.flow_method):
+        raise UnavError(f"{vid}: flow file {flow_file} holds {meta['method']} flow, expected {settings.flow_method} "
+                        f"(--flow-method {settings.flow_method})")
     shape = meta.get("shape")
     if shape is not None and list(shape) != [2, settings.crop, settings.crop]:
         raise UnavError(f"{vid}: flow file {flow_file} holds codes of shape {shape}, expected "
