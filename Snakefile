@@ -34,7 +34,9 @@ if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/detect.smk")):
     include: "workflow/rules/detect.smk"
 
 
-localrules: all, download_collect, annotations, features
+# On the host that runs snakemake, never submitted: bookkeeping steps, and the weights fetch (it needs the
+# internet, which cluster compute nodes often lack; downloads: see download.local).
+localrules: all, download_collect, annotations, features, weights
 
 
 def all_targets(wildcards):

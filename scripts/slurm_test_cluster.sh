@@ -3,7 +3,10 @@
 #   scripts/slurm_test_cluster.sh start DIR   start munged, slurmctld and slurmd with their state in DIR;
 #                                             prints the two `export` lines clients need (SLURM_CONF, PATH)
 #   scripts/slurm_test_cluster.sh stop DIR    stop them (by the PIDs recorded in DIR)
-# The node has every CPU of this machine and one fake GPU (a device file listed in gres.conf).
+# The node is declared as the node the SLURM profile is written for (8 CPUs, 64 GB, one GPU: a device file
+# listed in gres.conf), whatever this machine has (slurmd's config_overrides; nothing enforces the limits), so
+# the profile's group jobs can be placed on it unchanged. There is no accounting database (slurmdbd): an `sacct`
+# on the clients' PATH answers the job-state query that Snakemake's SLURM executor sends from squeue.
 set -euo pipefail
 cmd=${1:?usage: $0 start|stop DIR}
 dir=$(realpath -m "${2:?usage: $0 start|stop DIR}")
@@ -27,8 +30,8 @@ start() {
   chmod 700 "$dir/munge"
   host=$(hostname -s)
   user=$(id -un)
-  cpus=$(getconf _NPROCESSORS_ONLN)   # not nproc: it honours OMP_NUM_THREADS
-  mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
+  cpus=8
+  mem=64000
   # munge: a fresh key, our own socket
   dd if=/dev/urandom bs=1 count=1024 of="$dir/munge/munge.key" status=none
   chmod 400 "$dir/munge/munge.key"
@@ -57,6 +60,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
 ReturnToService=2
+SlurmdParameters=config_overrides
 SchedulerType=sched/builtin
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
@@ -76,6 +80,22 @@ CONF
   mkdir -p "$dir/bin"
   printf '#!/bin/sh\nSLURM_CONF=%s exec %s "$@"\n' "$dir/slurm.conf" "$(command -v srun)" > "$dir/bin/srun"
   chmod +x "$dir/bin/srun"
+  # sacct without slurmdbd: the executor's query `sacct -X --parsable2 --noheader --format=JobIdRaw,State
+  # --name RUN …` answered from squeue, which keeps finished jobs for MinJobAge (3600 s) here
+  cat > "$dir/bin/sacct" <<'SACCT'
+#!/bin/sh
+name=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) name="$2"; shift ;;
+    --name=*) name="${1#--name=}" ;;
+  esac
+  shift
+done
+if [ -n "$name" ]; then exec squeue --states=all --noheader --format='%i|%T' --name "$name"; fi
+exec squeue --states=all --noheader --format='%i|%T'
+SACCT
+  chmod +x "$dir/bin/sacct"
   export SLURM_CONF="$dir/slurm.conf"
   slurmctld -c
   slurmd -c
