@@ -277,6 +277,32 @@ class Trainer:
         dist.barrier()
 
 
+RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
+
+
+def prepare_run_dir(out_dir: str | Path, resume: bool = False, force: bool = False) -> Path | None:
+    """Refuse to start a new run over an existing one (its checkpoints and log would be overwritten): the user
+    continues it with `resume`, or `force` moves it aside to `<out>.old-<time>` (never deleted). Returns the
+    moved-aside folder, if any. Only the main process of a torchrun job acts (RANK 0)."""
+    out = Path(out_dir)
+    if resume or int(os.environ.get("RANK", "0")) != 0:
+        return None
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if not found:
+        return None
+    if not force:
+        raise UnavError(f"run directory {out} already holds a run ({', '.join(found)}): pass --resume to continue "
+                        f"it, --force to move it aside (to {out}.old-<time>) and start anew, or choose another --out")
+    aside = out.with_name(f"{out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        aside = out.with_name(f"{out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    out.rename(aside)
+    log.warning("moved the existing run %s aside to %s", out, aside)
+    return aside
+
+
 def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False,
           hooks: tuple = ()) -> dict:
     trainer = Trainer(cfg, annotations, feat_dir, out_dir)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import UnavError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", action="append", default=[], help="YAML override (repeatable; later wins)")
@@ -10,16 +12,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", required=True, help="folder of {id}_rgb.npy, {id}_flow.npy, {id}_vggish.npy")
     p.add_argument("--out", required=True, help="run directory (config, metrics log, last.pt, best.pt, curves)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt exactly where it stopped")
+    p.add_argument("--force", action="store_true",
+                   help="--out holds a run: move it aside to <out>.old-<time> (never deleted) and start anew")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, e.g. train.lr=3e-4")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..data.annotations import load_annotations
-    from ..train import train
+    from ..train import prepare_run_dir, train
 
+    if args.resume and args.force:
+        raise UnavError("--resume continues the run in --out, --force moves it aside: give one of them")
     cfg = load_config(args.config, args.set)
     ann = load_annotations(args.annotations)
+    prepare_run_dir(args.out, resume=args.resume, force=args.force)   # before any work: nothing is overwritten
     result = train(cfg, ann, args.features, args.out, resume=args.resume)
     best = result["best"]
     if best.get("value") is not None:
