@@ -58,20 +58,43 @@ def test_good_video(server, tmp_path: Path) -> None:
     assert _leftovers(tmp_path / "raw") == []
 
 
-def test_404_is_recorded_and_exits_0(server, tmp_path: Path, capsys) -> None:
+def test_404_is_recorded_and_exits_0_in_the_workflows_mode(server, tmp_path: Path, capsys) -> None:
     _, template = server
     out, status_file = tmp_path / "raw" / "gone.mp4", tmp_path / "gone.json"
     rc = main(["download", "--id=gone", "--url-template", template, "--out", str(out), "--status", str(status_file),
-               "--retries", "2", "--backoff", "5"])
+               "--retries", "2", "--backoff", "5", "--record-failure"])
     assert rc == 0
     status = json.loads(status_file.read_text())
     assert status["ok"] is False and status["kind"] == "not_found" and "404" in status["reason"]
     assert status["attempts"] == 1  # permanent: not retried (no 5 s backoff wait)
     assert not out.exists() and _leftovers(out.parent) == []
     assert "FAILED" in capsys.readouterr().out
-    # --strict turns the same failure into exit status 2
+    # outside the workflow's mode the same failure exits 2 (--strict, the old spelling, still works)
+    assert main(["download", "gone", "--url-template", template, "--out", str(out), "--status",
+                 str(status_file)]) == 2
     assert main(["download", "gone", "--url-template", template, "--out", str(out), "--status",
                  str(status_file), "--strict"]) == 2
+
+
+def test_existing_file_is_never_removed(server, tmp_path: Path, capsys) -> None:
+    root, template = server
+    out, status_file = tmp_path / "mine.mp4", tmp_path / "mine.json"
+    out.write_bytes(b"the user's only copy")
+    # a failing download neither removes nor replaces it, and says so (exit 2)
+    for extra in ([], ["--force"], ["--record-failure"]):
+        rc = main(["download", "gone", "--url-template", template, "--out", str(out), "--status", str(status_file),
+                   "--retries", "0", *extra])
+        assert rc == 2, extra          # refused before any download, in every mode
+        assert out.read_bytes() == b"the user's only copy", extra
+    assert "--force" in capsys.readouterr().err
+    # a good download does not replace it without --force, and does with it
+    assert main(["download", "good", "--url-template", template, "--out", str(out), "--status",
+                 str(status_file)]) == 2
+    assert out.read_bytes() == b"the user's only copy"
+    assert main(["download", "good", "--url-template", template, "--out", str(out), "--status",
+                 str(status_file), "--force"]) == 0
+    assert out.read_bytes() == (root / "good.mp4").read_bytes()
+    assert _leftovers(tmp_path) == []
 
 
 def test_web_page_named_mp4_is_not_a_video(server, tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
     unav download --id=ID --out raw/ID.mp4 --status raw/ID.status.json \\
         [--url-template 'https://www.youtube.com/watch?v={id}'] [--retries 3] [--backoff 2.0] \\
         [--rate-limit 2M] [--sleep-interval S] [--cookies FILE] [--proxy URL] [--format b] [--timeout S] \\
-        [--ytdlp-arg=ARG ...] [--strict]
+        [--ytdlp-arg=ARG ...] [--record-failure] [--force]
     unav download collect [STATUS.json ...] [--status-list FILE] --failures failures.tsv [--ok-list ok.txt]
 
 The id may also be the first positional argument (`unav download ID …`); ids starting with '-' must use
-`--id=ID`. A failed download writes its status with ok=false and exits 0 unless --strict. File formats: see
-unav.media.download.
+`--id=ID`. A failed download writes its status with ok=false and exits 2; with --record-failure (the workflow's
+mode: `unav download collect` gathers the failures) it exits 0. An existing --out file is never removed: a file
+that no recorded successful download wrote is refused unless --force, and then replaced only by a successful
+download. File formats: see unav.media.download.
 """
 from __future__ import annotations
 
@@ -38,7 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per yt-dlp attempt")
     parser.add_argument("--ytdlp-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for yt-dlp (repeatable; write --ytdlp-arg=--opt)")
-    parser.add_argument("--strict", action="store_true", help="exit 2 when the download fails")
+    parser.add_argument("--record-failure", action="store_true",
+                        help="exit 0 when the download fails, the failure recorded in --status (the workflow's mode; "
+                             "default: exit 2)")
+    parser.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)   # the default now; kept working
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out file that no recorded download wrote (only on success)")
     parser.add_argument("--status-list", type=Path, default=None,
                         help="collect: a file listing status files, one per line")
     parser.add_argument("--failures", type=Path, default=None, help="collect: failures TSV to write")
@@ -83,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
                            backoff=args.backoff, rate_limit=args.rate_limit, sleep_interval=args.sleep_interval,
                            cookies=args.cookies, proxy=args.proxy, format=args.format, timeout=args.timeout,
                            extra_args=list(args.ytdlp_arg))
-    status = download_video(video_id, args.out, args.status, opts, strict=args.strict)
+    status = download_video(video_id, args.out, args.status, opts, strict=not args.record_failure, force=args.force)
     print(f"{video_id}: " + ("ok" if status["ok"] else f"FAILED ({status['reason']})"))
     return 0

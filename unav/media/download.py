@@ -4,7 +4,7 @@ CLI (unav/commands/download.py):
 
     unav download --id ID --url-template 'https://www.youtube.com/watch?v={id}' --out raw/ID.mp4 \\
         --status raw/ID.status.json [--retries 3] [--backoff 2.0] [--rate-limit 2M] [--sleep-interval S] \\
-        [--cookies FILE] [--proxy URL] [--format b] [--timeout S] [--ytdlp-arg ARG ...] [--strict]
+        [--cookies FILE] [--proxy URL] [--format b] [--timeout S] [--ytdlp-arg ARG ...] [--record-failure] [--force]
     unav download collect STATUS.json ... --failures failures.tsv --ok-list ok.txt
 
 (The id may also be given as the first positional argument; use `--id=ID` for ids starting with '-'.)
@@ -14,7 +14,9 @@ shell string) into a temporary file beside OUT; the result is checked with probe
 yt-dlp exits 0 on a web page served under a video name) and renamed onto OUT. Transient failures (network,
 HTTP 5xx/429, timeouts) are retried `retries` times, waiting `backoff * 2**k` seconds; permanent ones (HTTP
 404/403/410, private, removed or unavailable videos, not a video) are not. The status file is written in every
-case; a failure exits 0 (so the workflow drops the video and goes on) unless `--strict`.
+case; a failure exits 2, or 0 with `--record-failure` (the workflow's mode: it drops the video and goes on).
+An existing OUT that no recorded successful download wrote is never removed or replaced, unless `--force`, and
+then only by a successful download.
 
 Status file (JSON): {"id": str, "ok": bool, "reason": str ("" when ok), "kind": "ok" | "not_found" |
 "forbidden" | "private" | "unavailable" | "age_restricted" | "not_a_video" | "network" | "rate_limited" |
@@ -161,9 +163,10 @@ def _remove(path: Path) -> None:
 
 
 def download_video(video_id: str, out: str | Path, status_path: str | Path, opts: DownloadOptions | None = None,
-                   strict: bool = False, sleep: Callable[[float], None] = time.sleep) -> dict:
+                   strict: bool = False, sleep: Callable[[float], None] = time.sleep, force: bool = False) -> dict:
     """Download `video_id` to `out`, write and return its status dict. With `strict`, a failure raises
-    UnavError after the status is written."""
+    UnavError after the status is written. An existing `out` that no successful download recorded (a file the
+    user put there) is never touched: refused, or with `force` replaced only by a successful download."""
     opts = opts or DownloadOptions()
     check_safe_stem(video_id)
     out, status_path = Path(out), Path(status_path)
@@ -172,9 +175,12 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
     if previous and previous.get("ok") and previous.get("id") == video_id and out.is_file():
         log.info("%s: already downloaded (%s)", video_id, out)
         return previous
+    if out.exists() and not force:
+        raise UnavError(f"video {video_id}: {out} already exists and no successful download recorded in "
+                        f"{status_path} wrote it; it is left as it is (pass --force to replace it with a new "
+                        f"download, kept until one succeeds)")
     if previous and not previous.get("ok"):
         log.info("%s: retrying after an earlier failure (%s)", video_id, previous.get("reason"))
-    _remove(out)  # a stale file must not outlive a failed retry
     out.parent.mkdir(parents=True, exist_ok=True)
 
     status = {"id": video_id, "ok": False, "reason": "", "kind": "error", "attempts": 0, "url": url,

@@ -35,7 +35,7 @@ rule download:
     conda:
         f"{ENVS}/media.yaml"
     shell:
-        "unav download --id={wildcards.id} --url-template {URL_TEMPLATE:q} --out {params.video} --status {output.status} --retries {params.retries} {params.extra} > {log} 2>&1"
+        "unav download --id={wildcards.id} --url-template {URL_TEMPLATE:q} --out {params.video} --status {output.status} --record-failure --retries {params.retries} {params.extra} > {log} 2>&1"
 
 
 checkpoint download_collect:
