@@ -42,6 +42,21 @@ def test_bad_video_does_not_stop_the_others(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["good.json", "good_flow.npy", "good_rgb.npy", "good_vggish.npy"]
 
 
+def test_inputs_sharing_an_id_are_refused(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_video(tmp_path / "a" / "same.mp4")
+    second = make_video(tmp_path / "b" / "same.mp4", frames=40)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "same_rgb.npy").write_bytes(b"features made earlier")
+    assert main(["extract", str(first), str(second), "--out-dir", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "same" in err and str(first) in err and str(second) in err
+    assert sorted(p.name for p in out.iterdir()) == ["same_rgb.npy"]       # nothing written, nothing replaced
+    assert (out / "same_rgb.npy").read_bytes() == b"features made earlier"
+
+
 def test_streams_subset_and_option_errors(tmp_path, capsys):
     video = make_video(tmp_path / "v.mp4", audio=False)
     assert main(["extract", str(video), "--out-dir", str(tmp_path / "o"), "--streams", "flow", *FAST]) == 0

@@ -497,7 +497,16 @@ class BatchResult:
 def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                    settings: ExtractSettings | None = None, flow_files: Sequence[str | None] | None = None,
                    extractor: Extractor | None = None) -> BatchResult:
-    """Extract many videos with one set of models; a failing video is recorded and the others go on."""
+    """Extract many videos with one set of models; a failing video is recorded and the others go on. Inputs
+    that share a video id (the file name stem names the outputs) are refused before any work: the second would
+    overwrite the first's features."""
+    ids = [video_id(p) for p in paths]
+    dup = sorted({vid for vid in ids if ids.count(vid) > 1})
+    if dup:
+        clash = [str(p) for p, vid in zip(paths, ids) if vid in dup]
+        raise UnavError(f"several inputs share the video id(s) {', '.join(dup)} ({', '.join(clash)}): their "
+                        f"features would overwrite each other in {out_dir}; rename one, or extract them into "
+                        f"separate --out-dir folders")
     extractor = extractor or Extractor(settings)
     result = BatchResult()
     flow_files = list(flow_files) if flow_files is not None else [None] * len(paths)
