@@ -136,6 +136,18 @@ def test_missing_file_and_bad_url(tmp_path: Path) -> None:
         W.fetch(["tiny"], tmp_path / "cache", registry=reg)
 
 
+@pytest.mark.parametrize("bad", ["../../x.pth", "/tmp/x.pth", "sub/x.pth", "..", "-x.pth", "a\\b.pth"])
+def test_registry_file_names_stay_in_the_weights_dir(served: tuple[str, Path], tmp_path: Path, bad: str) -> None:
+    url, root = served
+    data = payload(tmp_path)
+    (root / "w.pth").write_bytes(data)
+    reg = make_registry(tmp_path / "reg.yaml", f"{url}/w.pth", data, file=bad)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(UnavError, match="plain file name"):
+        W.fetch(["tiny"], tmp_path / "deep" / "cache", registry=reg)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before       # nothing written anywhere
+
+
 def test_load_weights_errors_name_file_and_checksum(tmp_path: Path) -> None:
     good = tmp_path / "vggish-10086976.pth"
     torch.save({"a": torch.zeros(1000)}, good)

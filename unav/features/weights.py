@@ -79,6 +79,12 @@ def registry_path(path: str | os.PathLike | None = None) -> Path | Traversable:
     return Path(override) if override else PACKAGED_REGISTRY
 
 
+def _plain_name(name: object) -> bool:
+    """A file name that stays inside the folder it is joined to."""
+    return (isinstance(name, str) and name not in (".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name and not name.startswith("-") and Path(name).name == name)
+
+
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntry]:
     """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or the packaged unav/resources/weights.yaml."""
     p = registry_path(path)
@@ -95,6 +101,9 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntr
     for name, spec in data["weights"].items():
         if not isinstance(spec, dict) or not spec.get("file") or not spec.get("url"):
             raise UnavError(f"weights registry {p}: entry {name!r} needs at least `file` and `url`")
+        if not _plain_name(spec["file"]):
+            raise UnavError(f"weights registry {p}: entry {name!r} has file {spec['file']!r}; expected a plain file "
+                            f"name (no folders, no '..'): files are written only inside the weights directory")
         known = {k: spec.get(k) for k in WeightEntry.__dataclass_fields__ if k != "name" and k in spec}
         for key in ("sha256", "sha256_prefix", "git_blob"):
             if known.get(key) is not None:
