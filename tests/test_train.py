@@ -164,3 +164,55 @@ def test_cli_train_predict_evaluate(synthetic, trained, tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(tmp_path / "missing.pt"), "--annotations", str(ann_path),
                  "--features", str(feats), "--out", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("how", ["lr", "features"])
+def test_divergence_stops_with_a_clear_error(tmp_path, capsys, how):
+    """A diverging run (a huge learning rate, or features scaled by 1e30) stops at the first non-finite loss with
+    a message naming the epoch, the step and what to try, exits 2, and leaves no non-finite checkpoint."""
+    ann, feats = make_synthetic_dataset(tmp_path / "syn", num_videos=12, num_classes=3, seed=1, max_rows=120)
+    overrides = ["model.embd_dim=32", "model.dependency.hidden=8", "model.head.dim=32", "train.batch_size=4",
+                 "train.epochs=3", "train.warmup_epochs=0"]
+    if how == "lr":
+        overrides += ["train.lr=1.0e+6", "train.clip_grad_norm=0"]
+    else:
+        for f in Path(feats).glob("*.npy"):
+            np.save(f, np.load(f) * np.float32(1e30))
+    run = tmp_path / "run"
+    rc = main(["train", "--config", str(CONFIG_DIR / "demo.yaml"), "--annotations", str(ann), "--features",
+               str(feats), "--out", str(run), "--set", *overrides])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "epoch" in err and "train.lr" in err
+    for name in ("last.pt", "best.pt"):
+        if (run / name).is_file():
+            ckpt = torch.load(run / name, weights_only=True)
+            assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point()), name
+
+
+def test_predict_refuses_non_finite_weights(synthetic, trained, tmp_path, capsys):
+    ann_path, feats = synthetic
+    ckpt = torch.load(trained / "best.pt", weights_only=True)
+    name = next(k for k, v in ckpt["ema"].items() if v.is_floating_point())
+    ckpt["ema"][name] = torch.full_like(ckpt["ema"][name], float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    rc = main(["predict", "--checkpoint", str(tmp_path / "nan.pt"), "--annotations", str(ann_path), "--features",
+               str(feats), "--out", str(tmp_path / "pred.json"), "--device", "cpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and name in err
+    assert not (tmp_path / "pred.json").exists()
+
+
+def test_predict_warns_when_ema_weights_are_mostly_initial(synthetic, trained, tmp_path, caplog):
+    ann_path, feats = synthetic
+    ckpt = torch.load(trained / "best.pt", weights_only=True)
+    assert ckpt["config"]["train"]["ema_warmup"] is True
+    predict_checkpoint(str(trained / "best.pt"), str(ann_path), str(feats), "test", str(tmp_path / "a.json"),
+                       device="cpu")
+    assert "EMA weights" not in caplog.text
+    ckpt["config"]["train"]["ema_warmup"] = False          # as the release: 0.999^steps of the init remains
+    torch.save(ckpt, tmp_path / "no_warmup.pt")
+    predict_checkpoint(str(tmp_path / "no_warmup.pt"), str(ann_path), str(feats), "test", str(tmp_path / "b.json"),
+                       device="cpu")
+    assert "EMA weights of this checkpoint still hold" in caplog.text and "--weights model" in caplog.text

@@ -174,6 +174,7 @@ class Trainer:
         self.loss_normalizer = m * self.loss_normalizer + (1 - m) * max(float(num_pos), 1.0)
         losses = localization_losses([c.float() for c in out["cls_logits"]], [o.float() for o in out["offsets"]],
                                      out["masks"], cls_t, reg_t, self.loss_normalizer, t, self.model.num_classes)
+        self._stop_if_diverged(losses)
         self.optimizer.zero_grad(set_to_none=True)
         losses["final_loss"].backward()
         if t["clip_grad_norm"] > 0:
@@ -183,6 +184,23 @@ class Trainer:
         self.ema.update(self.model)
         self.step += 1
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _stop_if_diverged(self, losses: dict[str, torch.Tensor]) -> None:
+        """Raise at the first non-finite loss, before it reaches the weights (every process agrees, so none of
+        a torchrun job waits forever): the last checkpoint written stays the last finite one."""
+        finite = torch.isfinite(losses["final_loss"].detach()).to(torch.float32)
+        if self.world > 1:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if bool(finite):
+            return
+        t = self.cfg["train"]
+        parts = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in losses.items())
+        last = self.out / "last.pt"
+        kept = (f"the last finite checkpoint is {last} (epoch {self.epoch} ends there; continue with --resume after "
+                f"a change)" if last.is_file() else "no checkpoint was written yet")
+        raise UnavError(f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: non-finite loss ({parts}); "
+                        f"{kept}. Try a lower train.lr (now {t['lr']}), gradient clipping (train.clip_grad_norm, now "
+                        f"{t['clip_grad_norm']}), or check the features for NaN/huge values (`unav check-inputs`)")
 
     def train_epoch(self) -> dict[str, float]:
         from tqdm import tqdm
@@ -246,6 +264,13 @@ class Trainer:
                          losses.get("reg_loss", float("nan")), row["lr"],
                          f" val avg mAP {row['val_average_mAP'] * 100:.2f}" if "val_average_mAP" in row else "")
                 ckpt = self.checkpoint()
+                from .model.checkpoint import non_finite_tensors
+
+                bad = non_finite_tensors(ckpt["model"])
+                if bad:   # a finite loss but a non-finite update (e.g. overflowing gradients): keep the last good file
+                    raise UnavError(f"training diverged in epoch {self.epoch}: {len(bad)} weight tensor(s) became "
+                                    f"non-finite (e.g. {bad[0]}); {self.out / 'last.pt'} was not overwritten. Try a "
+                                    f"lower train.lr (now {t['lr']}) or gradient clipping (train.clip_grad_norm)")
                 save_torch(self.out / "last.pt", ckpt)
                 if improved or (self.val_set is None and self.epoch == self.total_epochs):
                     save_torch(self.out / "best.pt", ckpt)

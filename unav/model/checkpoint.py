@@ -2,6 +2,7 @@
 the weights, so `unav predict --checkpoint` needs nothing else."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from ..errors import UnavError
 from .localizer import Localizer
 
 FORMAT = "unav-checkpoint-v1"
+EMA_WARN_FRACTION = 0.05   # warn when EMA weights still hold more than this share of the random initial weights
+
+log = logging.getLogger(__name__)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -35,5 +39,26 @@ def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, 
     state = ckpt["ema"] if which == "ema" else ckpt["model"]
     from ..state_dict import load_strict
 
+    bad = non_finite_tensors(state)
+    if bad:
+        raise UnavError(f"checkpoint ({which} weights) holds non-finite values (NaN/inf) in {len(bad)} tensor(s), "
+                        f"e.g. {', '.join(bad[:3])}: the training that wrote it diverged; use an earlier checkpoint "
+                        f"or retrain with a lower train.lr")
     load_strict(model, state, f"checkpoint ({which} weights)")
+    if which == "ema" and ckpt.get("ema_updates") is not None:
+        from .ema import initial_weight_fraction
+
+        t = ckpt["config"].get("train", {})
+        share = initial_weight_fraction(ckpt["ema_updates"], t.get("ema_decay", 0.999), t.get("ema_warmup", False))
+        if share > EMA_WARN_FRACTION:
+            log.warning("the EMA weights of this checkpoint still hold %.0f %% of the random initial weights (%d "
+                        "updates at decay %s without warm-up): predictions will be poor; use the raw weights "
+                        "(--weights model) or train longer / with train.ema_warmup: true", 100 * share,
+                        ckpt["ema_updates"], t.get("ema_decay", 0.999))
     return model.eval(), which
+
+
+def non_finite_tensors(state: dict[str, Any]) -> list[str]:
+    """Names of floating-point tensors of a state dict that hold NaN or inf."""
+    return [k for k, v in state.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
