@@ -107,3 +107,11 @@ def test_variants_build_and_run(overrides):
     expect = (2, 224, 5, 2) if cfg["model"]["class_aware_regression"] else (2, 224, 2)
     assert out["offsets"][0].shape == expect
     assert torch.isfinite(out["cls_logits"][-1]).all()
+
+
+def test_ema_initial_weight_share():
+    from unav.model.ema import initial_weight_fraction
+
+    assert initial_weight_fraction(270, 0.999, warmup=False) == pytest.approx(0.763, abs=0.001)
+    assert initial_weight_fraction(270, 0.999, warmup=True) < 1e-9
+    assert initial_weight_fraction(0, 0.999, warmup=True) == 1.0
