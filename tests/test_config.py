@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -38,3 +40,27 @@ def test_regression_range_must_match_levels():
 
 def test_parse_overrides_types():
     assert parse_overrides(["a.b=3", "a.c=[1, 2]", "d=true"]) == {"a": {"b": 3, "c": [1, 2]}, "d": True}
+
+
+def test_numbers_in_every_common_form_are_numbers(tmp_path):
+    from unav.config import load_config
+
+    cfg = load_config([], ["train.lr=3e-4"])
+    assert cfg["train"]["lr"] == pytest.approx(3e-4) and isinstance(cfg["train"]["lr"], float)
+    (tmp_path / "o.yaml").write_text("train:\n  lr: 3e-4\n  weight_decay: 5E-2\n")
+    cfg = load_config([tmp_path / "o.yaml"])
+    assert cfg["train"]["lr"] == pytest.approx(3e-4)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.epochs=0", "train.epochs = 0"), ("train.epochs=-1", "train.epochs = -1"),
+    ("train.epochs=1.5", "train.epochs = 1.5"), ("train.batch_size=0", "train.batch_size"),
+    ("train.lr=-1", "train.lr"), ("train.lr=fast", "train.lr = 'fast'"), ("dataset.num_workers=-2", "num_workers"),
+    ("train.device=gpu", "auto, cpu, cuda or cuda:N"), ("model.n_head=3", "divisible by model.n_head 3"),
+])
+def test_out_of_range_values_are_named(override, fragment):
+    from unav.config import load_config
+    from unav.errors import UnavError
+
+    with pytest.raises(UnavError, match=re.escape(fragment)):
+        load_config([], [override])

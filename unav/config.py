@@ -3,6 +3,7 @@ dotted command-line overrides, validation against the defaults' keys, and a save
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -12,6 +13,25 @@ from .errors import UnavError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEFAULTS_PATH = CONFIG_DIR / "defaults.yaml"
+
+class _Loader(yaml.SafeLoader):
+    """YAML with the floats of YAML 1.2 and of every config language: `3e-4` and `1e6` are numbers (PyYAML's
+    YAML 1.1 resolver reads them as strings, which then crashed inside the optimizer)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)
+
 
 # Keys whose values are free-form mappings (not checked key by key).
 _FREE_KEYS = {"dataset.classes"}
@@ -46,7 +66,7 @@ def resolve_config(path: str | Path) -> Path:
 def load_yaml(path: str | Path) -> dict:
     path = resolve_config(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise UnavError(f"config file {path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
@@ -82,7 +102,7 @@ def parse_overrides(items: Iterable[str]) -> dict:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = yaml_load(raw)
     return out
 
 
@@ -122,7 +142,59 @@ def validate(cfg: dict) -> dict:
         raise UnavError("test.nms_method must be soft, hard or none")
     if cfg["train"]["amp"] not in ("none", "bf16"):
         raise UnavError("train.amp must be none or bf16")
+    _check_ranges(cfg)
     return cfg
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v and v not in (float("inf"),
+                                                                                             float("-inf"))
+
+
+# dotted key -> (check, what is allowed)
+_RANGES = {
+    "train.epochs": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "train.warmup_epochs": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "train.batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "train.lr": (lambda v: _is_number(v) and v > 0, "a number > 0 (e.g. 1.0e-4 or 1e-4)"),
+    "train.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "train.ema_decay": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "train.clip_grad_norm": (lambda v: _is_number(v) and v >= 0, "a number >= 0 (0: no clipping)"),
+    "train.device": (lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", v) is not None,
+                     "auto, cpu, cuda or cuda:N"),
+    "test.batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "dataset.num_workers": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "dataset.max_seq_len": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "model.embd_dim": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "model.n_head": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+}
+
+
+def _get(cfg: dict, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def _check_ranges(cfg: dict) -> None:
+    """Types and ranges of the keys users set most, checked before any work; errors name key, value, rule."""
+    for key, (ok, allowed) in _RANGES.items():
+        value = _get(cfg, key)
+        if value is not _MISSING and not ok(value):
+            raise UnavError(f"config key {key} = {value!r} is not allowed: expected {allowed}")
+    m = cfg["model"]
+    if _is_int(m.get("embd_dim")) and _is_int(m.get("n_head")) and m["embd_dim"] % m["n_head"]:
+        raise UnavError(f"model.embd_dim {m['embd_dim']} must be divisible by model.n_head {m['n_head']}")
 
 
 def fpn_strides(cfg: dict) -> list[int]:

@@ -85,7 +85,7 @@ def _budget(path: Path) -> Path:
         "flow": {"updates": 2, "batch_size": 8},
         "extract": {"crop": 64, "min_side": 128, "batch_size": 8},
         "train": {"set": ["model.embd_dim=64", "model.n_head=4", "model.dependency.hidden=16", "model.head.dim=64",
-                          "train.epochs=2", "train.warmup_epochs=1", "train.batch_size=2", "train.ema_warmup=true",
+                          "train.epochs=2", "train.warmup_epochs=1", "train.batch_size=2",
                           "test.batch_size=2", "dataset.num_workers=0"]},
         "report": {"timelines": 1},
     }, sort_keys=False))
