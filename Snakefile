@@ -15,6 +15,13 @@ os.environ["UNAV_REPO"] = workflow.basedir
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
+# `--config key='{"a": true}'` arrives with every nested value a string: type them before validation
+from snakemake.utils import update_config
+from unav.workflow import typed_cli_config
+
+for _key, _value in (workflow.config_settings.overwrite_config or {}).items():
+    if isinstance(_value, (dict, list)):
+        update_config(config, {_key: typed_cli_config(_value)})
 
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 

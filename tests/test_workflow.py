@@ -84,3 +84,13 @@ def test_subset_annotations_cli_keeps_videos_with_features(tmp_path):
     assert main(["subset-annotations", "--annotations", str(tmp_path / "ann.json"), "--features",
                  str(tmp_path / "f"), "--out", str(tmp_path / "o.json")]) == 0
     assert list(json.loads((tmp_path / "o.json").read_text())["database"]) == ["b"]
+
+
+def test_typed_cli_config():
+    from unav.workflow import typed_cli_config
+
+    raw = {"html": "true", "threshold": "0.5", "runtime": "30", "lr": "3e-4", "weights_dir": "null",
+           "videos": "my_videos", "set": ["train.lr=3e-4"], "url": "http://127.0.0.1:8000/{id}.mp4"}
+    assert typed_cli_config(raw) == {"html": True, "threshold": 0.5, "runtime": 30, "lr": 3e-4, "weights_dir": None,
+                                     "videos": "my_videos", "set": ["train.lr=3e-4"],
+                                     "url": "http://127.0.0.1:8000/{id}.mp4"}

@@ -143,6 +143,25 @@ def subset_annotations(annotations: str | os.PathLike, ids: Sequence[str], out: 
     return {"kept": len(db), "dropped": dropped}
 
 
+def typed_cli_config(value: Any) -> Any:
+    """Snakemake reads `--config key='{…}'` with YAML's BaseLoader, so every nested scalar arrives as a string
+    ('true', '0.5'): re-read such strings as YAML (1.2 numbers included), so the schema sees booleans and numbers.
+    Top-level values (Snakemake already types them) and strings that are not YAML scalars stay as they are."""
+    from .config import yaml_load
+
+    if isinstance(value, dict):
+        return {k: typed_cli_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_cli_config(v) for v in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml_load(value)
+        except Exception:   # not YAML: a plain string
+            return value
+        return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
+    return value
+
+
 def _ids_from(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 

@@ -3,7 +3,7 @@
 plans one job over the folder's videos; a misspelt key is refused by the schema, naming it."""
 from __future__ import annotations
 
-from .helpers import dry_run, snakemake
+from .helpers import job_counts, snakemake
 
 
 def _folder(tmp_path):
@@ -16,9 +16,10 @@ def _folder(tmp_path):
 
 def test_detect_rule_as_documented(tmp_path):
     _folder(tmp_path)
-    counts = dry_run(tmp_path, "detect", "--config",
+    # the target first: --quiet and --config take several values and would swallow it
+    proc = snakemake(tmp_path, "detect", "--dry-run", "--quiet", "rules", "--config",
                      'detect={"videos": "my_videos", "checkpoint": "runs/x/best.pt", "html": true}')
-    assert counts == {"detect": 1}
+    assert job_counts(proc.stdout + proc.stderr) == {"detect": 1}
     proc = snakemake(tmp_path, "detect", "--dry-run", "--printshellcmds", "--config",
                      'detect={"videos": "my_videos", "checkpoint": "runs/x/best.pt", "html": true}')
     shell = proc.stdout + proc.stderr
