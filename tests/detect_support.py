@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from local_http import serve_directory as http_server  # noqa: F401  (re-exported for the detect tests)
 from unav.media.ffmpeg import ffmpeg_exe
 
 # extraction settings of the test checkpoints: random weights, tiny frames, DIS flow
@@ -98,28 +99,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def http_server(directory: Path):
-    """Serve `directory` on 127.0.0.1; yields the base URL."""
-    import functools
-    import http.server
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # no access log on stderr
-            pass
-
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Browser:

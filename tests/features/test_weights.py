@@ -1,10 +1,7 @@
 """Weights registry, cache directory, verified download (from a local HTTP server) and safe loading."""
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from local_http import serve_directory
 
 from unav.errors import UnavError
 from unav.features import weights as W
@@ -24,16 +22,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(base URL, directory) of a throwaway HTTP server on 127.0.0.1."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(root) as url:
+        yield url, root
 
 
 def git_blob(data: bytes) -> str:

@@ -3,14 +3,12 @@ video. The failures manifest lists the two failures, and the rest of the DAG com
 from __future__ import annotations
 
 import csv
-import functools
-import http.server
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
+from local_http import serve_directory
 
 from unav.media.ffmpeg import ffmpeg_exe
 
@@ -35,13 +33,8 @@ def server(tmp_path):
     for i, vid in enumerate(GOOD):
         _video(root / f"{vid}.mp4", 4.0, 300 + 200 * i)
     (root / f"{NOT_VIDEO}.mp4").write_text("<html><body>This video is not available.</body></html>")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_directory(root) as url:
+        yield url
 
 
 def test_failed_downloads_drop_out(server, tmp_path):

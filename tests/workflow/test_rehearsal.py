@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from published_weights import sha256, write_mirror_registry, write_published_files
+from local_http import serve_directory
 from packaged_install import install_wheel_venv
+from published_weights import sha256, write_mirror_registry, write_published_files
 from unav.media.ffmpeg import ffmpeg_exe
 
 from .helpers import BIN, REPO, job_counts, read_json
-from .servers import serve_directory
 
 pytestmark = pytest.mark.slow
 
