@@ -38,9 +38,10 @@ pytestmark = pytest.mark.slow
 MISSING = "gone404gone"                 # listed and annotated, but the mirror answers 404
 SYNTHETIC = ("synthclipA1", "synthclip-B")
 # YouTube id -> (shared clip, subset, start, end of the list's window); windows keep the CPU budget small
-REAL = {"--HuBNHXu9I": ("--HuBNHXu9I.mp4", "test", 10.0, 30.0),
-        "GGSY1Qvo990": ("v_GGSY1Qvo990.mp4", "train", 0.0, 18.0),
-        "ZNVhz7ctTq0": ("v_ZNVhz7ctTq0.mp4", "validation", 0.0, 14.0)}
+REAL = {"--HuBNHXu9I": ("--HuBNHXu9I.mp4", "test", 10.0, 22.0),
+        "GGSY1Qvo990": ("v_GGSY1Qvo990.mp4", "train", 2.0, 12.0),
+        "ZNVhz7ctTq0": ("v_ZNVhz7ctTq0.mp4", "validation", 0.0, 10.0)}
+SYNTHETIC_SECONDS = 6.0
 LABELS = ("beep", "flash")
 PROFILE_FILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 
@@ -61,7 +62,8 @@ def _copy_checkout(dst: Path) -> Path:
 
 
 def _video_list_and_annotations(data: Path) -> None:
-    windows = {**{vid: v[2:] for vid, v in REAL.items()}, SYNTHETIC[0]: (0.0, 8.0), SYNTHETIC[1]: (0.0, 8.0),
+    windows = {**{vid: v[2:] for vid, v in REAL.items()}, SYNTHETIC[0]: (0.0, SYNTHETIC_SECONDS),
+               SYNTHETIC[1]: (0.0, SYNTHETIC_SECONDS),
                MISSING: (0.0, 10.0)}
     subsets = {**{vid: v[1] for vid, v in REAL.items()}, SYNTHETIC[0]: "train", SYNTHETIC[1]: "test",
                MISSING: "train"}
@@ -82,7 +84,7 @@ def _budget(path: Path) -> Path:
     config) runs at a small frame size, with few RAFT updates, a narrow localizer and 2 epochs on the CPU."""
     path.write_text(yaml.safe_dump({
         "device": "cpu",
-        "flow": {"updates": 2, "batch_size": 8},
+        "flow": {"updates": 1, "batch_size": 8},
         "extract": {"crop": 64, "min_side": 128, "batch_size": 8},
         "train": {"set": ["model.embd_dim=64", "model.n_head=4", "model.dependency.hidden=16", "model.head.dim=64",
                           "train.epochs=2", "train.warmup_epochs=1", "train.batch_size=2",
@@ -121,7 +123,7 @@ def test_paper_run_rehearsed(slurm, tmp_path, media_dir):
     for vid, (clip, *_) in REAL.items():
         shutil.copyfile(media_dir / clip, mirror / "videos" / f"{vid}.mp4")
     for i, vid in enumerate(SYNTHETIC):
-        _synthetic_clip(mirror / "videos" / f"{vid}.mp4", 8.0, 400 + 300 * i)
+        _synthetic_clip(mirror / "videos" / f"{vid}.mp4", SYNTHETIC_SECONDS, 400 + 300 * i)
     published = write_published_files(mirror / "weights")
 
     with serve_directory(mirror) as base:
