@@ -86,7 +86,7 @@ def _build_requires() -> dict[str, str]:
 @pytest.mark.parametrize("env_file", ENVS, ids=lambda p: p.stem)
 def test_env_lists_the_build_backend(env_file):
     """The post-deploy script builds unav with --no-build-isolation: the env itself must hold pyproject's build
-    requirements (setuptools>=70.1 builds wheels without the separate `wheel` package)."""
+    requirements (setuptools>=77: SPDX licence string, and wheels built without the separate `wheel` package)."""
     build = _build_requires()
     assert set(build) == {"setuptools"}, f"pyproject build-system requires {build}: list them in every env file"
     from packaging.specifiers import SpecifierSet
