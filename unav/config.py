@@ -174,6 +174,9 @@ _RANGES = {
 }
 
 
+_MISSING = object()
+
+
 def _get(cfg: dict, dotted: str) -> Any:
     node: Any = cfg
     for part in dotted.split("."):
@@ -181,9 +184,6 @@ def _get(cfg: dict, dotted: str) -> Any:
             return _MISSING
         node = node[part]
     return node
-
-
-_MISSING = object()
 
 
 def _check_ranges(cfg: dict) -> None:

@@ -190,8 +190,9 @@ def expand_inputs(items: Sequence[str]) -> list[str]:
                         f"or http(s) URLs)")
     if not out:
         raise UnavError("no input videos given")
-    stems = [Path(x).stem for x in out if not is_url(x)]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
+    from .media.videolist import repeated_ids
+
+    dup = repeated_ids(Path(x).stem for x in out if not is_url(x))
     if dup:
         raise UnavError(f"several inputs share the video id(s) {', '.join(dup)} (the file name stem names the "
                         f"output folder); rename them")

@@ -500,8 +500,10 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     """Extract many videos with one set of models; a failing video is recorded and the others go on. Inputs
     that share a video id (the file name stem names the outputs) are refused before any work: the second would
     overwrite the first's features."""
+    from ..media.videolist import repeated_ids
+
     ids = [video_id(p) for p in paths]
-    dup = sorted({vid for vid in ids if ids.count(vid) > 1})
+    dup = repeated_ids(ids)
     if dup:
         clash = [str(p) for p, vid in zip(paths, ids) if vid in dup]
         raise UnavError(f"several inputs share the video id(s) {', '.join(dup)} ({', '.join(clash)}): their "

@@ -39,6 +39,13 @@ class VideoEntry:
         return self.end - self.start
 
 
+def repeated_ids(ids: Iterable[str]) -> list[str]:
+    """Ids that occur more than once (sorted): inputs whose outputs, named by id, would overwrite each other."""
+    from collections import Counter
+
+    return sorted(vid for vid, n in Counter(ids).items() if n > 1)
+
+
 def _describe_bad_id(value: str) -> str:
     bad = sorted({c for c in value if c in _SHELL_CHARS or not (c.isascii() and c.isprintable())})
     if bad:

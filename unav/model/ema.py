@@ -51,5 +51,7 @@ def initial_weight_fraction(updates: int, decay: float = 0.999, warmup: bool = F
     n = max(0, int(updates))
     if not warmup:
         return decay ** n
-    log_sum = sum(math.log(min(decay, (1 + k) / (10 + k))) for k in range(n))
-    return math.exp(log_sum)
+    # the ramp (1 + k) / (10 + k) is below `decay` for k < ramp; its product is 9! k! / (k + 9)! (closed form)
+    ramp = min(n, max(0, math.ceil((10 * decay - 1) / (1 - decay)))) if decay < 1 else n
+    log_ramp = math.lgamma(ramp + 1) + math.lgamma(10) - math.lgamma(ramp + 10)
+    return math.exp(log_ramp) * decay ** (n - ramp)
