@@ -70,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     except UnavError as err:
         print(f"unav {name}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        # The user's file system said no (a folder where a file was expected, a full disk, no permission):
+        # name the file and the reason; commands check the common cases earlier with a more specific message.
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f)
+        print(f"unav {name}: error: {files + ': ' if files else ''}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"unav {name}: interrupted; finished outputs are complete, rerun to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,11 +10,43 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .errors import UnavError
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Refuse, before any work, an output file path that cannot be written: an existing folder, or a path
+    below an existing file. `option` names the command-line option in the message."""
+    path = Path(path)
+    if path.is_dir():
+        raise UnavError(f"{option} {path} is a folder; expected a file path (e.g. {path / 'NAME'} with the "
+                        f"file name the command writes)")
+    _check_parents(path, option)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path:
+    """Refuse, before any work, an output folder that is an existing file or lies below one."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UnavError(f"{option} {path} is a file; expected a folder (a new or existing directory)")
+    _check_parents(path, option)
+    return path
+
+
+def _check_parents(path: Path, option: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UnavError(f"{option} {path}: {parent} is a file, so nothing can be written below it")
+            if not os.access(parent, os.W_OK | os.X_OK) and not (parent / path.relative_to(parent).parts[0]).exists():
+                raise UnavError(f"{option} {path}: no permission to write in {parent}")
+            return
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    path = Path(path)
+    path = check_output_file(path, "output")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix if suffix is not None else "".join(path.suffixes[-1:])
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
