@@ -63,8 +63,11 @@ def resolve_config(path: str | Path) -> Path:
     return found
 
 
-def load_yaml(path: str | Path) -> dict:
+def load_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
     path = resolve_config(path)
+    if path.resolve() in _chain:
+        cycle = " -> ".join(str(p) for p in _chain + (path.resolve(),))
+        raise UnavError(f"config file {path}: its _base_ chain comes back to itself ({cycle})")
     try:
         data = yaml_load(path.read_text()) or {}
     except yaml.YAMLError as err:
@@ -74,10 +77,13 @@ def load_yaml(path: str | Path) -> dict:
     bases = data.pop("_base_", [])
     if isinstance(bases, str):
         bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise UnavError(f"config file {path}: _base_ must be a file name or a list of file names, got {bases!r}")
     merged: dict = {}
     for base in bases:
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
-        merged = deep_merge(merged, load_yaml(base_path if base_path.is_file() else base))
+        merged = deep_merge(merged, load_yaml(base_path if base_path.is_file() else base,
+                                              _chain + (path.resolve(),)))
     return deep_merge(merged, data)
 
 
@@ -107,14 +113,40 @@ def parse_overrides(items: Iterable[str]) -> dict:
 
 
 def _check_keys(cfg: dict, ref: dict, prefix: str = "") -> None:
+    """Every key is known and its value has the type of the default (numbers: any finite number)."""
     for key, value in cfg.items():
         dotted = f"{prefix}{key}"
         if key not in ref:
-            raise UnavError(f"unknown config key {dotted!r} (known here: {', '.join(sorted(ref))})")
-        if isinstance(ref[key], dict) and dotted not in _FREE_KEYS:
+            raise UnavError(f"unknown config key {dotted!r} (known here: {', '.join(sorted(map(str, ref)))})")
+        default = ref[key]
+        if dotted in _FREE_KEYS or default is None or value is None and dotted in _NULLABLE:
+            continue
+        if isinstance(default, dict):
             if not isinstance(value, dict):
                 raise UnavError(f"config key {dotted!r} must be a mapping, got {value!r}")
-            _check_keys(value, ref[key], dotted + ".")
+            _check_keys(value, default, dotted + ".")
+            continue
+        kind = _kind(default)
+        if _kind(value) != kind and not (kind == "number" and _is_number(value)):
+            raise UnavError(f"config key {dotted} = {value!r} is not allowed: expected {_KIND_TEXT[kind]} "
+                            f"(the default is {default!r})")
+
+
+# Keys that may be null although their default is a value.
+_NULLABLE: set[str] = set()
+_KIND_TEXT = {"bool": "true or false", "number": "a number", "str": "a string", "list": "a list", "other": "a value"}
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number" if _is_number(v) else "other"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list):
+        return "list"
+    return "other"
 
 
 def validate(cfg: dict) -> dict:
@@ -171,6 +203,10 @@ _RANGES = {
     "dataset.max_seq_len": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
     "model.embd_dim": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
     "model.n_head": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "model.dependency.hidden_classes": (lambda v: v is None or _is_int(v) and v >= 1,
+                                        "null (the number of classes) or a whole number >= 1"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "train.eval_every": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0 (0: never)"),
 }
 
 

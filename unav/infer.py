@@ -54,13 +54,16 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
     from .errors import UnavError
     from .io import write_json
     from .model.checkpoint import load_checkpoint, model_from_checkpoint
-    from .train import resolve_device
+    from .device import resolve_device
 
     ckpt = load_checkpoint(checkpoint)
     cfg = copy.deepcopy(ckpt["config"])
     if batch_size:
         cfg["test"]["batch_size"] = batch_size
     ann = load_annotations(annotations)
+    if not ann.split(split):
+        raise UnavError(f"{annotations}: no video has subset {split!r} (subsets here: "
+                        f"{', '.join(ann.subsets) or 'none'}); choose one of them with --split")
     if ann.classes != list(ckpt["classes"]):
         raise UnavError(f"{annotations}: its {ann.num_classes} classes differ from the {len(ckpt['classes'])} "
                         f"classes checkpoint {checkpoint} was trained on")
@@ -69,11 +72,14 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
         raise UnavError(f"checkpoint {checkpoint} holds no EMA weights")
     dev = resolve_device(device)
     dataset = UnavDataset(ann, features, split, cfg, training=False)
-    expected = ckpt.get("feature_provenance")
-    if expected is not None and dataset.provenance is not None and \
-            expected.get("settings") != dataset.provenance.get("settings"):
-        raise UnavError(f"features in {features} were extracted with settings {dataset.provenance.get('settings')}, "
-                        f"but checkpoint {checkpoint} was trained on {expected.get('settings')}")
+    from .data.features import recorded_settings_of
+
+    expected = recorded_settings_of(ckpt.get("feature_provenance"))
+    # Settings recorded on both sides must agree; a named provenance (the released features) is checked by detect.
+    if isinstance(expected, dict) and isinstance(dataset.provenance, dict) and expected != dataset.provenance:
+        raise UnavError(f"features in {features} were extracted with settings {dataset.provenance}, "
+                        f"but checkpoint {checkpoint} was trained on features extracted with {expected}; "
+                        f"re-extract them with the checkpoint's settings")
     results = predict_dataset(model.to(dev), dataset, list(ckpt["classes"]), cfg, dev)
     meta = {"unav_version": __version__, "checkpoint": str(checkpoint), "weights": which, "split": split,
             "feature_provenance": dataset.provenance, "config": cfg["test"]}

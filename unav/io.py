@@ -84,3 +84,28 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that `atomic_path` left beside `path` when a run was killed mid-write (`.NAME.XXXX.tmp.EXT`)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return [p for p in path.parent.glob(f".{glob_escape(path.name)}.*.tmp*") if p.is_file()]
+
+
+def remove_stale_temporaries(paths: Any) -> list[Path]:
+    """Remove what a killed run left half-written beside these outputs; returns the removed files. Only files
+    named by atomic_path for exactly these outputs are touched, never anything else."""
+    removed = []
+    for path in paths:
+        for tmp in stale_temporaries(path):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)

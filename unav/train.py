@@ -21,8 +21,9 @@ from .data.annotations import Annotations
 from .data.dataset import UnavDataset, collate_fn
 from .data.features import check_provenance
 from .data.targets import assign_targets_batch, make_points
+from .device import resolve_device
 from .errors import UnavError
-from .io import save_torch, write_text
+from .io import remove_stale_temporaries, save_torch, write_text
 from .model.checkpoint import FORMAT
 from .model.ema import ModelEma
 from .model.localizer import Localizer
@@ -30,14 +31,6 @@ from .model.losses import localization_losses
 from .model.optim import make_optimizer, warmup_cosine
 
 log = logging.getLogger("unav.train")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UnavError("train.device is cuda but no CUDA device is available")
-    return torch.device(name)
 
 
 def _rng_state() -> dict:
@@ -138,14 +131,22 @@ class Trainer:
         }
 
     def resume(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if ckpt.get("format") != FORMAT:
-            raise UnavError(f"{path} is not a unav training checkpoint")
-        self.model.load_state_dict(ckpt["model"])
-        self.ema.module.load_state_dict(ckpt["ema"])
+        ckpt = read_resume_checkpoint(path)
+        changed = config_differences(ckpt["config"], self.cfg, ignore=RESUME_MAY_CHANGE)
+        if changed:
+            raise UnavError(f"cannot resume {path.parent}: the settings differ from the run's own "
+                            f"({'; '.join(changed[:8])}{' …' if len(changed) > 8 else ''}). A resumed run continues "
+                            f"with the settings it was trained with, so that its config.yaml describes the model; "
+                            f"resume without these changes, or start a new run (another --out, or --force)")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.ema.module.load_state_dict(ckpt["ema"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise UnavError(f"cannot resume from {path}: its weights do not fit the model of this config "
+                            f"({str(err).splitlines()[0]}); start a new run with --force") from err
         self.ema.updates = ckpt["ema_updates"]
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
         self.loss_normalizer = ckpt["loss_normalizer"]
         self.best, self.history = ckpt["best"], ckpt["history"]
@@ -303,6 +304,41 @@ class Trainer:
 
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
+RUN_EXTRAS = ("training_curves.png", "replicas.json")
+# Settings a resumed run may change: where and how fast it runs, never what it computes.
+RESUME_MAY_CHANGE = ("train.device", "dataset.num_workers", "train.log_every", "model.checkpoint_dependency")
+RESUME_KEYS = ("format", "config", "model", "ema", "ema_updates", "optimizer", "scheduler", "epoch", "step",
+               "loss_normalizer", "best", "history", "rng")
+
+
+def read_resume_checkpoint(path: Path) -> dict:
+    """The run's last.pt, or a message saying why it cannot be resumed (never a traceback)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:   # truncated, foreign or damaged files; weights_only never runs code
+        raise UnavError(f"cannot resume: {path} could not be read ({type(err).__name__}); unav writes it "
+                        f"atomically, so it was damaged or replaced after the run. Restore it, or start anew with "
+                        f"--force (moves the run aside)") from err
+    missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing or ckpt.get("format") != FORMAT:
+        raise UnavError(f"cannot resume: {path} is not a unav training checkpoint (missing "
+                        f"{', '.join(missing) or 'format ' + FORMAT}); start anew with --force")
+    return ckpt
+
+
+def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = (), prefix: str = "") -> list[str]:
+    """`key: old -> new` for every dotted key whose value differs between two configs (outside `ignore`)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        dotted = f"{prefix}{key}"
+        if dotted in ignore:
+            continue
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, ignore, dotted + ".")
+        elif a != b:
+            out.append(f"{dotted}: {a!r} -> {b!r}")
+    return out
 
 
 def prepare_run_dir(out_dir: str | Path, resume: bool = False, force: bool = False) -> Path | None:
@@ -333,8 +369,11 @@ def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: st
     trainer = Trainer(cfg, annotations, feat_dir, out_dir)
     trainer.epoch_end_hooks.extend(hooks)
     last = Path(out_dir) / "last.pt"
+    if trainer.main:   # what a killed run left half-written beside its outputs
+        for tmp in remove_stale_temporaries(Path(out_dir) / name for name in RUN_FILES + RUN_EXTRAS):
+            log.info("removed %s, left half-written by an interrupted run", tmp)
     if resume:
-        if last.is_file():
+        if last.is_file() or last.exists():
             trainer.resume(last)
         else:
             log.info("no %s yet: starting from scratch", last)

@@ -13,9 +13,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data.annotations import load_annotations
-    from ..io import save_torch
+    from ..io import check_output_file, save_torch
     from ..model.import_official import import_official
 
+    check_output_file(args.out, "--out")
     classes = load_annotations(args.annotations).classes if args.annotations else None
     ckpt = import_official(args.checkpoint, classes, tuple(args.config))
     save_torch(args.out, ckpt)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .argtypes import float_in, non_negative_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics.json of `unav evaluate`")
@@ -15,13 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, default=None, help="training run folder (its metrics.jsonl)")
     parser.add_argument("--failures", type=Path, default=None, help="failures.tsv of the downloads, if any")
     parser.add_argument("--split", default="test", help="split whose videos are drawn (test)")
-    parser.add_argument("--timelines", type=int, default=3, help="number of timeline figures (3)")
-    parser.add_argument("--threshold", type=float, default=0.3, help="score threshold of drawn predictions (0.3)")
+    parser.add_argument("--timelines", type=non_negative_int, default=3, help="number of timeline figures (3)")
+    parser.add_argument("--threshold", type=float_in(0.0, 1.0), default=0.3, help="score threshold of drawn predictions (0.3)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io import check_output_dir
     from ..report import build_report
 
+    check_output_dir(args.out_dir, "--out-dir")
     s = build_report(args.metrics, args.predictions, args.annotations, args.out_dir, run_dir=args.run,
                      failures=args.failures, split=args.split, timelines=args.timelines, threshold=args.threshold)
     avg = s["average_mAP"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UnavError
+from ..io import check_output_dir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and args.force:
         raise UnavError("--resume continues the run in --out, --force moves it aside: give one of them")
+    check_output_dir(args.out, "--out")
     cfg = load_config(args.config, args.set)
     ann = load_annotations(args.annotations)
     prepare_run_dir(args.out, resume=args.resume, force=args.force)   # before any work: nothing is overwritten

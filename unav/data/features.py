@@ -71,15 +71,31 @@ def _header_shape(path: Path, video_id: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_npy_magic(path: Path, video_id: str, width: int) -> None:
+    """A text or foreign file named .npy gets a plain message (numpy would fall back to unpickling it)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:
+        raise UnavError(f"video {video_id!r}: {path} is not a .npy file (it does not start with the .npy "
+                        f"magic bytes; expected a [rows, {width}] float array written by numpy.save)")
+
+
 def load_stream(path: Path, video_id: str, width: int) -> np.ndarray:
     """One feature file -> [R, width] float32, validated (exists, 2-D, width, rows > 0, finite)."""
     if not path.is_file():
         raise UnavError(f"video {video_id!r}: feature file {path} is missing "
                         f"(expected a [rows, {width}] .npy array)")
+    _check_npy_magic(path, video_id, width)
     try:
         arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UnavError(f"video {video_id!r}: {path}: not a readable .npy array ({err})") from err
+    except (OSError, ValueError, EOFError) as err:
+        # numpy's own text may advise loading unsafely; object arrays are never loaded, so say what is expected.
+        raise UnavError(f"video {video_id!r}: {path}: not a readable numeric .npy array ({type(err).__name__}: "
+                        f"truncated, or holding objects); expected a [rows, {width}] float array "
+                        f"written by numpy.save") from err
     if arr.size == 0:
         raise UnavError(f"video {video_id!r}: {path} has no rows (shape {arr.shape}; expected "
                         f"[rows > 0, {width}] - is the video shorter than one feature window?)")
@@ -169,6 +185,14 @@ def missing_feature_files(feat_dir: str | Path, ids: Iterable[str], streams: Seq
 
 def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def recorded_settings_of(provenance: object) -> object:
+    """The extractor settings a checkpoint's `feature_provenance` records: training stores the settings
+    themselves, imported checkpoints wrap a name ({"settings": "unav100-released"})."""
+    if isinstance(provenance, dict) and "settings" in provenance:
+        return provenance["settings"]
+    return provenance
 
 
 def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise UnavError(f"checkpoint {path} is a folder; expected a checkpoint file (e.g. {path / 'best.pt'})")
     if not path.is_file():
         raise UnavError(f"checkpoint {path} does not exist")
     try:
@@ -29,7 +31,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UnavError(f"checkpoint {path} is not a unav checkpoint (format {FORMAT}); "
                         f"convert official .pth.tar files with `unav import-checkpoint`")
+    problems = [f"{key} ({what})" for key, kind, what in REQUIRED_ENTRIES if not isinstance(ckpt.get(key), kind)]
+    if problems:
+        raise UnavError(f"checkpoint {path} lacks {', '.join(problems)}: it was damaged or edited after "
+                        f"`unav train` wrote it; use another checkpoint of the run (last.pt / best.pt)")
+    from ..config import validate
+
+    try:
+        validate(ckpt["config"])
+    except (UnavError, KeyError, TypeError) as err:
+        raise UnavError(f"checkpoint {path}: its saved config is not a valid unav config ({err})") from err
     return ckpt
+
+
+# Entries every checkpoint needs to predict: (key, type, what it is).
+REQUIRED_ENTRIES = (("config", dict, "the merged training config"), ("classes", list, "the class names"),
+                    ("model", dict, "the model weights"))
 
 
 def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, str]:
@@ -51,10 +68,11 @@ def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, 
         t = ckpt["config"].get("train", {})
         share = initial_weight_fraction(ckpt["ema_updates"], t.get("ema_decay", 0.999), t.get("ema_warmup", False))
         if share > EMA_WARN_FRACTION:
+            warm = "with" if t.get("ema_warmup", False) else "without"
             log.warning("the EMA weights of this checkpoint still hold %.0f %% of the random initial weights (%d "
-                        "updates at decay %s without warm-up): predictions will be poor; use the raw weights "
-                        "(--weights model) or train longer / with train.ema_warmup: true", 100 * share,
-                        ckpt["ema_updates"], t.get("ema_decay", 0.999))
+                        "updates at decay %s %s warm-up): predictions will be poor; use the raw weights "
+                        "(--weights model) or train longer%s", 100 * share, ckpt["ema_updates"],
+                        t.get("ema_decay", 0.999), warm, "" if warm == "with" else " / with train.ema_warmup: true")
     return model.eval(), which
 
 

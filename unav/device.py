@@ -1,0 +1,28 @@
+"""One device helper for every command: `auto | cpu | cuda | cuda:N`, checked against what the machine has."""
+from __future__ import annotations
+
+import re
+
+import torch
+
+from .errors import UnavError
+
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(name: str, option: str = "device") -> torch.device:
+    """`auto` is the first GPU when there is one, else the CPU; a GPU that is not there is an error, not a fallback."""
+    name = str(name).strip()
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", name):
+        raise UnavError(f"{option} {name!r} is not a device: expected {DEVICE_CHOICES}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if count == 0:
+            raise UnavError(f"{option} is {name} but no CUDA device is available here (use auto or cpu)")
+        if index >= count:
+            raise UnavError(f"{option} is {name} but this machine has {count} CUDA device(s) (cuda:0 … "
+                            f"cuda:{count - 1})")
+    return torch.device(name)
