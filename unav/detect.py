@@ -59,7 +59,9 @@ def recorded_settings(ckpt: dict, checkpoint: str | os.PathLike) -> dict[str, An
         raise UnavError(f"checkpoint {checkpoint} records no feature provenance (it was trained on features "
                         f"without {{id}}.json provenance files), so the extractor settings to reproduce are "
                         f"unknown; retrain it on features written by `unav extract`")
-    settings = prov.get("settings", prov) if isinstance(prov, dict) else prov
+    from .data.features import recorded_settings_of
+
+    settings = recorded_settings_of(prov)
     if settings == RELEASED:
         return {"streams": list(STREAMS), **RELEASED_SETTINGS, **GRID_KEYS}
     if isinstance(settings, dict) and settings.get("source") == "synthetic-features":
@@ -333,7 +335,7 @@ class Detector:
                  weights_dir: str | None = None, allow_unverified_weights: bool = False,
                  batch_size: int | None = None, weights: str = "auto", progress: bool = True) -> None:
         from .model.checkpoint import load_checkpoint, model_from_checkpoint
-        from .train import resolve_device
+        from .device import resolve_device
 
         if not 0.0 <= threshold <= 1.0:
             raise UnavError(f"--threshold must lie in [0, 1], got {threshold}")
