@@ -109,3 +109,30 @@ def glob_escape(name: str) -> str:
     import glob
 
     return glob.escape(name)
+
+
+def torch_load_safely(path: str | os.PathLike, what: str, expected: str = "") -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU. A damaged or foreign file is an UnavError naming the file,
+    why it failed and `expected`; torch's own text (which suggests loading unsafely) is never passed on."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:   # UnpicklingError, RuntimeError (bad zip), EOFError, IsADirectoryError, …
+        raise UnavError(f"{what} {path} could not be read: {load_failure_reason(err)}"
+                        f"{'; expected ' + expected if expected else ''}") from err
+
+
+def load_failure_reason(err: BaseException) -> str:
+    """Why torch/numpy could not load a file, in words that never advise switching safe loading off."""
+    import re
+
+    text = str(err)
+    if "weights only load failed" in text.lower() or type(err).__name__ == "UnpicklingError":
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        return ("it holds Python objects, which are never unpickled (only tensors and plain data are read"
+                + (f"; found {found.group(1)}" if found else "") + ")")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if "weights_only" in first or "allow_pickle" in first:
+        first = ""
+    return f"{type(err).__name__}{': ' + first[:200] if first else ''} (truncated, or not a PyTorch file)"

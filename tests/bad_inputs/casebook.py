@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 # Advice from numpy or torch that would have the user switch safe loading off; never shown.
-UNSAFE_ADVICE = ("allow_pickle=True", "weights_only=False", "allow_pickle")
+UNSAFE_ADVICE = ("weights_only", "allow_pickle")
 # Temporary files of unav.io.atomic_path: `.NAME.XXXX.tmp.EXT`.
 ATOMIC_TMP = re.compile(r"^\..+\.tmp(\.[^.]+)?$")
 

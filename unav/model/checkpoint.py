@@ -23,11 +23,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UnavError(f"checkpoint {path} is a folder; expected a checkpoint file (e.g. {path / 'best.pt'})")
     if not path.is_file():
         raise UnavError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated or foreign files
-        raise UnavError(f"checkpoint {path} could not be read ({type(err).__name__}: {err}); "
-                        f"expected a file written by `unav train` or `unav import-checkpoint`") from err
+    from ..io import torch_load_safely
+
+    ckpt = torch_load_safely(path, "checkpoint", "a file written by `unav train` or `unav import-checkpoint`")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UnavError(f"checkpoint {path} is not a unav checkpoint (format {FORMAT}); "
                         f"convert official .pth.tar files with `unav import-checkpoint`")

@@ -31,10 +31,9 @@ def import_official(path: str | Path, classes: list[str] | None = None,
     path = Path(path)
     if not path.is_file():
         raise UnavError(f"official checkpoint {path} does not exist")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UnavError(f"{path} could not be read as a PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    from ..io import torch_load_safely
+
+    raw = torch_load_safely(path, "official checkpoint", "the release's .pth.tar (state_dict, state_dict_ema)")
     if not isinstance(raw, dict) or "state_dict" not in raw:
         raise UnavError(f"{path}: expected a dict with 'state_dict' (and 'state_dict_ema'), "
                         f"got {sorted(raw)[:5] if isinstance(raw, dict) else type(raw).__name__}")
