@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
+from unav.data.annotations import load_annotations
 from unav.errors import UnavError
-from unav.stats import PLOT_FILES, compute_stats, load_database, plot_stats
+from unav.stats import PLOT_FILES, compute_stats, plot_stats
 
 
 def ev(start, end, label):
@@ -104,7 +105,7 @@ def test_vectorised_pairs_match_a_plain_loop():
         for _ in range(rng.integers(0, 7)):
             c = int(rng.integers(0, 5))
             start = float(rng.integers(0, 20))
-            anns.append({"segment": [start, start + float(rng.integers(0, 6))], "label": f"c{c}", "label_id": c})
+            anns.append({"segment": [start, start + float(rng.integers(1, 6))], "label": f"c{c}", "label_id": c})
         db[f"v{v}"] = {"subset": "train", "duration": 30.0, "annotations": anns}
     frac, pairs = naive_concurrency(db)
     s = compute_stats(db, min_pair_videos=1, top_k=100)
@@ -114,7 +115,7 @@ def test_vectorised_pairs_match_a_plain_loop():
 
 
 def test_real_file_matches_the_paper(unav100_annotations):
-    s = compute_stats(load_database(unav100_annotations))
+    s = compute_stats(load_annotations(unav100_annotations))
     assert s["videos"] == 10790
     assert s["events"] == 30059
     assert s["classes"] == 100
@@ -135,12 +136,19 @@ def test_real_file_matches_the_paper(unav100_annotations):
     assert {top[0]["a"], top[0]["b"]} == {"thunder", "raining"}
 
 
+# The rules and messages of unav.data.annotations: stats accepts exactly what train accepts.
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda db: db["v2"].pop("duration"), 'video v2: missing field "duration"'),
-    (lambda db: db["v1"]["annotations"][1].pop("label"), 'video v1, annotation 1: missing field "label"'),
-    (lambda db: db["v5"]["annotations"][0].update(segment=[3, 1]), "video v5, annotation 0: field \"segment\""),
-    (lambda db: db["v6"]["annotations"][1].update(label_id=7), "label 'C' has label_id 7"),
-    (lambda db: db["v3"].update(subset=None), 'video v3: field "subset"'),
+    (lambda db: db["v2"].pop("duration"), "video 'v2': duration: missing"),
+    (lambda db: db["v1"]["annotations"][1].pop("label"), "video 'v1': annotations[1].label: missing"),
+    (lambda db: db["v5"]["annotations"][0].update(segment=[3, 1]), "video 'v5': annotations[0].segment: end 1.0"),
+    (lambda db: db["v6"]["annotations"][1].update(label_id=7), "label 'C' has id 7 here but id 2"),
+    (lambda db: db["v3"].update(subset=None), "video 'v3': subset: missing"),
+    (lambda db: db["v3"].update(subset="trian"), "video 'v3': subset: 'trian' is not a known subset"),
+    (lambda db: db["v1"]["annotations"][0].update(segment=[-1, 4]), "video 'v1': annotations[0].segment"),
+    (lambda db: db["v1"]["annotations"][0].update(segment=[0, 11]), "lies outside the video [0, 10]"),
+    (lambda db: db["v1"]["annotations"][0].pop("label_id"), "video 'v1': annotations[0].label_id: missing"),
+    (lambda db: db["v7"]["annotations"][0].update(label="A"), "label_id 1 is 'A' here but 'B'"),
+    (lambda db: db["v4"].update(duration=0), "video 'v4': duration: expected a number > 0, got 0"),
 ])
 def test_bad_entries_name_the_video_and_field(mutate, expected):
     db = tiny_database()
@@ -150,20 +158,41 @@ def test_bad_entries_name_the_video_and_field(mutate, expected):
     assert expected in str(err.value)
 
 
-def test_load_database_errors(tmp_path):
+def test_every_problem_is_reported():
+    db = tiny_database()
+    db["v1"]["annotations"][0].update(segment=[-3, 4])
+    db["v2"].update(subset="Training")
+    db["v7"]["annotations"][0].update(label_id=-1)
+    with pytest.raises(UnavError) as err:
+        compute_stats(db, source="my.json")
+    text = str(err.value)
+    assert "3 problems" in text and "'v1'" in text and "'v2'" in text and "'v7'" in text
+
+
+def test_subsets_are_compared_case_insensitively():
+    db = tiny_database()
+    db["v1"]["subset"] = "TRAIN"
+    assert compute_stats(db, min_pair_videos=1)["per_split"]["train"]["videos"] == 3
+
+
+def test_annotation_file_errors(tmp_path):
     with pytest.raises(UnavError, match="does not exist"):
-        load_database(tmp_path / "missing.json")
+        compute_stats(load_annotations(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_text('{"database": {')
     with pytest.raises(UnavError, match=r"bad\.json is not valid JSON"):
-        load_database(bad)
+        load_annotations(bad)
     flat = tmp_path / "flat.json"
     flat.write_text('{"v1": {}}')
-    with pytest.raises(UnavError, match=r"flat\.json.*\"database\""):
-        load_database(flat)
+    with pytest.raises(UnavError, match=r"flat\.json.*'database'"):
+        load_annotations(flat)
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"version": "x", "database": tiny_database()}))
-    assert load_database(good) == tiny_database()
+    from_file = compute_stats(load_annotations(good), min_pair_videos=1)
+    assert from_file["source"] == str(good)
+    assert {**from_file, "source": "database"} == compute_stats(tiny_database(), min_pair_videos=1)
+    with pytest.raises(UnavError, match="holds no videos"):
+        compute_stats({})
 
 
 def test_plot_stats_writes_pngs(tmp_path):

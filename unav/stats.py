@@ -1,7 +1,7 @@
 """Dataset statistics of a UnAV-format annotation file (section 3.3 and Fig. 2-3 of the UnAV-100 paper).
 
-The annotation file is parsed here with light validation of its own, so the statistics work on any file that
-follows the contract `{"database": {id: {"subset", "duration", "annotations": [{"segment", "label", ...}]}}}`.
+The annotation file is read and validated by unav.data.annotations, with the rules and messages of every other
+command (a file `stats` accepts is one `train` accepts); the statistics use the file's own numbers.
 
 Definitions (all times in seconds, all probabilities over videos):
 
@@ -24,19 +24,18 @@ Definitions (all times in seconds, all probabilities over videos):
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from .data.annotations import Annotations, annotations_from_dict
 from .errors import UnavError
 from .io import atomic_path
 
-__all__ = ["load_database", "compute_stats", "plot_stats", "PLOT_FILES"]
+__all__ = ["as_annotations", "compute_stats", "plot_stats", "PLOT_FILES"]
 
 # file names written by plot_stats, in order
 PLOT_FILES = (
@@ -49,23 +48,12 @@ PLOT_FILES = (
 
 
 # --------------------------------------------------------------------------------------------- parsing
-def load_database(path: str | os.PathLike) -> dict[str, Any]:
-    """Read an annotation file and return its `database` mapping (video id -> entry)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UnavError(f"annotation file {path} does not exist")
-    try:
-        with path.open("r", encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise UnavError(f"annotation file {path} is not valid JSON: {err.msg} at line {err.lineno}, "
-                        f"column {err.colno}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise UnavError(f"annotation file {path} cannot be read: {err}") from err
-    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
-        raise UnavError(f"annotation file {path}: expected a JSON object with a \"database\" object "
-                        "mapping video ids to entries")
-    return data["database"]
+def as_annotations(data: Annotations | Mapping[str, Any], source: str = "database") -> Annotations:
+    """Validated annotations: as given, or a bare `database` mapping validated by unav.data.annotations (the
+    rules and messages of every other command; `source` names it in the messages)."""
+    if isinstance(data, Annotations):
+        return data
+    return annotations_from_dict({"database": data}, source=source)
 
 
 @dataclass(frozen=True)
@@ -73,84 +61,33 @@ class _Flat:
     """The database as flat arrays. V videos, E events, C classes."""
 
     ids: list[str]            # [V]
-    subsets: list[str]        # [V]
+    subsets: list[str]        # [V], lower-cased
     durations: np.ndarray     # [V] float64, video durations (s)
     ev_video: np.ndarray      # [E] int64, index of the event's video (non-decreasing)
     ev_start: np.ndarray      # [E] float64
     ev_end: np.ndarray        # [E] float64
     ev_class: np.ndarray      # [E] int64, index into labels
-    labels: list[str]         # [C], ordered by (label_id, label)
+    labels: list[str]         # [C], the classes with events, by label_id
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _flatten(database: dict[str, Any], source: str) -> _Flat:
-    if not isinstance(database, dict):
-        raise UnavError(f"{source}: expected \"database\" to be an object mapping video ids to entries")
-    ids: list[str] = []
-    subsets: list[str] = []
-    durations: list[float] = []
-    ev_video: list[int] = []
-    ev_start: list[float] = []
-    ev_end: list[float] = []
-    ev_label: list[str] = []
-    label_ids: dict[str, int | None] = {}
-    for v, (vid, entry) in enumerate(database.items()):
-        where = f"{source}: video {vid}"
-        if not isinstance(entry, dict):
-            raise UnavError(f"{where}: expected an object with subset, duration and annotations")
-        for field in ("subset", "duration", "annotations"):
-            if field not in entry:
-                raise UnavError(f"{where}: missing field \"{field}\"")
-        if not isinstance(entry["subset"], str):
-            raise UnavError(f"{where}: field \"subset\" must be a string, got {entry['subset']!r}")
-        if not _number(entry["duration"]) or entry["duration"] < 0:
-            raise UnavError(f"{where}: field \"duration\" must be a non-negative number of seconds, "
-                            f"got {entry['duration']!r}")
-        if not isinstance(entry["annotations"], list):
-            raise UnavError(f"{where}: field \"annotations\" must be a list")
-        ids.append(vid)
-        subsets.append(entry["subset"])
-        durations.append(float(entry["duration"]))
-        for k, ann in enumerate(entry["annotations"]):
-            at = f"{where}, annotation {k}"
-            if not isinstance(ann, dict):
-                raise UnavError(f"{at}: expected an object with segment and label")
-            for field in ("segment", "label"):
-                if field not in ann:
-                    raise UnavError(f"{at}: missing field \"{field}\"")
-            seg, label = ann["segment"], ann["label"]
-            if (not isinstance(seg, (list, tuple)) or len(seg) != 2 or not all(_number(x) for x in seg)
-                    or seg[1] < seg[0]):
-                raise UnavError(f"{at}: field \"segment\" must be [start, end] seconds with end >= start, "
-                                f"got {seg!r}")
-            if not isinstance(label, str) or not label:
-                raise UnavError(f"{at}: field \"label\" must be a non-empty string, got {label!r}")
-            label_id = ann.get("label_id")
-            if label_id is not None and (not isinstance(label_id, int) or isinstance(label_id, bool)):
-                raise UnavError(f"{at}: field \"label_id\" must be an integer, got {label_id!r}")
-            known = label_ids.setdefault(label, label_id)
-            if label_id is not None and known is not None and known != label_id:
-                raise UnavError(f"{at}: label {label!r} has label_id {label_id}, but {known} elsewhere")
-            if known is None:
-                label_ids[label] = label_id
-            ev_video.append(v)
-            ev_start.append(float(seg[0]))
-            ev_end.append(float(seg[1]))
-            ev_label.append(label)
-    labels = sorted(label_ids, key=lambda name: (label_ids[name] is None, label_ids[name] or 0, name))
-    index = {name: i for i, name in enumerate(labels)}
+def _flatten(ann: Annotations) -> _Flat:
+    # The file's own numbers (float64), not the float32 copies kept for the model.
+    database = ann.database
+    ids = list(ann.videos)
+    events = [database[vid].get("annotations", []) for vid in ids]
+    counts = np.asarray([len(evs) for evs in events], dtype=np.int64)                       # [V]
+    seg = np.asarray([ev["segment"] for evs in events for ev in evs], dtype=np.float64).reshape(-1, 2)  # [E, 2]
+    label_ids = np.asarray([ev["label_id"] for evs in events for ev in evs], dtype=np.int64)  # [E]
+    used = np.unique(label_ids)                                                              # [C]
     return _Flat(
         ids=ids,
-        subsets=subsets,
-        durations=np.asarray(durations, dtype=np.float64),
-        ev_video=np.asarray(ev_video, dtype=np.int64),
-        ev_start=np.asarray(ev_start, dtype=np.float64),
-        ev_end=np.asarray(ev_end, dtype=np.float64),
-        ev_class=np.asarray([index[name] for name in ev_label], dtype=np.int64),
-        labels=labels,
+        subsets=[ann.videos[vid].subset.lower() for vid in ids],
+        durations=np.asarray([ann.videos[vid].duration for vid in ids], dtype=np.float64),
+        ev_video=np.repeat(np.arange(len(ids), dtype=np.int64), counts),
+        ev_start=seg[:, 0].copy(),
+        ev_end=seg[:, 1].copy(),
+        ev_class=np.searchsorted(used, label_ids).astype(np.int64),
+        labels=[ann.classes[i] for i in used.tolist()],
     )
 
 
@@ -197,13 +134,14 @@ def _top_npmi(pair_counts: np.ndarray, class_videos: np.ndarray, num_videos: int
              "count": int(count[i])} for i in order]
 
 
-def compute_stats(database: dict[str, Any], *, min_pair_videos: int = 10, top_k: int = 10,
+def compute_stats(annotations: Annotations | Mapping[str, Any], *, min_pair_videos: int = 10, top_k: int = 10,
                   consecutive_gap: float = 1.0, source: str = "database") -> dict[str, Any]:
-    """Statistics of an annotation `database` (video id -> entry); see the module docstring for definitions.
-
-    `source` names the file in error messages. Returns a JSON-serialisable dict.
-    """
-    flat = _flatten(database, source)
+    """Statistics of validated annotations (or of a bare `database` mapping, video id -> entry, validated
+    here); see the module docstring for definitions. `source` names a mapping in error messages.
+    Returns a JSON-serialisable dict."""
+    ann = as_annotations(annotations, source)
+    source = ann.source
+    flat = _flatten(ann)
     num_videos, num_events, num_classes = len(flat.ids), int(flat.ev_video.size), len(flat.labels)
     if num_videos == 0:
         raise UnavError(f"{source}: the database holds no videos")
@@ -283,13 +221,14 @@ def _save(fig: Any, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def plot_stats(stats: dict[str, Any], database: dict[str, Any], out_dir: str | os.PathLike) -> list[Path]:
+def plot_stats(stats: dict[str, Any], annotations: Annotations | Mapping[str, Any],
+               out_dir: str | os.PathLike) -> list[Path]:
     """Write the PNGs named in PLOT_FILES into `out_dir` (Agg, no display needed); return their paths."""
     from matplotlib.figure import Figure
 
+    flat = _flatten(as_annotations(annotations, stats.get("source", "database")))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    flat = _flatten(database, stats.get("source", "database"))
     paths = [out / name for name in PLOT_FILES]
 
     # Fig. 2 style: events per class, sorted, stacked by split

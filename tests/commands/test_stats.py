@@ -62,9 +62,33 @@ def test_cli_errors_name_the_file_and_video(tmp_path, capsys):
     assert "bad.json is not valid JSON" in capsys.readouterr().err
 
     broken = {k: dict(v) for k, v in DATABASE.items()}
-    del broken["v2"]["annotations"]
+    broken["v2"]["annotations"] = {}
     ann = write_annotations(tmp_path / "broken.json", broken)
     assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "broken.json" in err and "video v2" in err and '"annotations"' in err
+    assert "broken.json" in err and "video 'v2'" in err and "annotations: expected a list" in err
     assert not out.exists()   # nothing written on error
+
+
+def test_cli_refuses_what_train_refuses(tmp_path, capsys):
+    """Negative starts, events past the end, one label_id for two names: refused, every one listed."""
+    broken = json.loads(json.dumps(DATABASE))
+    broken["v1"]["annotations"][0]["segment"] = [-2, 4]
+    broken["v1"]["annotations"][1]["segment"] = [2, 16]
+    broken["v2"]["annotations"][0]["label"] = "cat meowing"
+    ann = write_annotations(tmp_path / "broken.json", broken)
+    out = tmp_path / "out"
+    assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems" in err and "annotations[0].segment: [-2.0, 4.0] lies outside" in err
+    assert "annotations[1].segment: [2.0, 16.0] lies outside the video [0, 10" in err
+    assert "label_id 0 is 'cat meowing' here but 'dog barking'" in err
+    assert not out.exists()
+
+
+def test_cli_out_at_a_file_is_refused_first(tmp_path, capsys):
+    ann = write_annotations(tmp_path / "ann.json", DATABASE)
+    out = tmp_path / "stats.json"
+    out.write_text("mine")
+    assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err and out.read_text() == "mine"

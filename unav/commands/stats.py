@@ -8,9 +8,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..data.annotations import load_annotations
 from ..errors import UnavError
-from ..io import write_json
-from ..stats import compute_stats, load_database, plot_stats
+from ..io import check_output_dir, write_json
+from ..stats import compute_stats, plot_stats
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,13 +57,13 @@ def summary_table(stats: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.min_pair_videos < 1 or args.top < 1 or args.gap < 0:
         raise UnavError("--min-pair-videos and --top must be at least 1 and --gap non-negative")
-    database = load_database(args.annotations)
-    stats = compute_stats(database, min_pair_videos=args.min_pair_videos, top_k=args.top,
-                          consecutive_gap=args.gap, source=str(args.annotations))
-    out: Path = args.out
+    out: Path = check_output_dir(args.out, "--out")      # before any work: never a file's place
+    annotations = load_annotations(args.annotations)     # the rules of every command, every problem listed
+    stats = compute_stats(annotations, min_pair_videos=args.min_pair_videos, top_k=args.top,
+                          consecutive_gap=args.gap)
     write_json(out / "stats.json", stats)
     if not args.no_plots:
-        plot_stats(stats, database, out)
+        plot_stats(stats, annotations, out)
     print(summary_table(stats))
     print(f"wrote {out / 'stats.json'}" + ("" if args.no_plots else " and plots"))
     return 0
