@@ -108,16 +108,49 @@ def test_no_predictions_at_all_scores_zero():
         assert m["mAP"] == [0.0] * 9 and m["num_classes"] == 2 and m["num_evaluated_predictions"] == 0
 
 
-def test_predictions_for_unknown_videos_are_ignored_and_counted(caplog):
+def test_predictions_for_other_splits_are_ignored_and_counted(caplog):
     # Counted as false positives (score 1 first), they would halve the AP; they must be ignored instead.
-    db = {"a": video(ann(0, 10)), "tr": video(ann(0, 10), subset="train")}
-    res = {"a": [det(0, 10, 0.5)], "tr": [det(0, 10, 1.0)], "zzz": [det(0, 10, 1.0), det(1, 2, 0.3)]}
+    db = {"a": video(ann(0, 10)), "tr": video(ann(0, 10), subset="train"), "va": video(subset="validation")}
+    res = {"a": [det(0, 10, 0.5)], "tr": [det(0, 10, 1.0)], "va": [det(0, 10, 1.0), det(1, 2, 0.3)]}
     with caplog.at_level(logging.WARNING, logger="unav.metrics"):
         m = evaluate_detections(db, res)
     assert m["mAP"] == [1.0] * 9
     assert m["num_predictions"] == 4
     assert m["num_ignored_predictions"] == 3 and m["num_ignored_unknown_video"] == 3
     assert any("3 predictions" in r.getMessage() and "outside" in r.getMessage() for r in caplog.records)
+
+
+def test_predictions_must_agree_with_the_annotation_file():
+    db = {"a": video(ann(0, 10), ann(20, 30, c=2))}   # classes 0 and 2; id 1 has no events (class1 unknown)
+    cases = [
+        ({"zzz": [det(0, 10, 1.0)]}, "video 'zzz' is not in annotation file annotations"),
+        ({"a": [det(0, 10, 0.5, c=3)]}, "label_id 3 is not a class of annotation file annotations, which defines "
+                                        "label_ids 0..2"),
+        ({"a": [{**det(0, 10, 0.5), "label": "class2"}]}, "label 'class2' contradicts label_id 0: annotation "
+                                                          "file annotations names label_id 0 'class0'"),
+        ({"a": [{**det(0, 10, 0.5, c=1), "label": "class2"}]}, "gives 'class2' label_id 2 (label_id 1 has no"),
+        ({"a": [{"segment": [0, 10], "label": "dog", "score": 0.5}]}, "label 'dog' is not a class"),
+        ({"a": [{"segment": [0, 10], "score": 0.5}]}, "missing field 'label_id' (or 'label')"),
+        ({"a": [det(0, 10, float("inf"))]}, "field 'score' must be a finite number"),
+        ({"a": [det(0, float("nan"), 0.5)]}, "field 'segment' must be [start, end] finite numbers"),
+    ]
+    for results, expected in cases:
+        with pytest.raises(UnavError) as err:
+            evaluate_detections(db, results)
+        assert expected in str(err.value), str(err.value)
+    # label only, or a label on an id without events that names no other class: accepted
+    res = {"a": [{"segment": [0, 10], "label": "class0", "score": 0.9}, {**det(0, 10, 0.1, c=1), "label": "x"},
+                 det(3, 3, 0.2)]}   # a zero-length segment (predict clips to the video) is legal
+    assert evaluate_detections(db, res)["per_class_AP"]["class0"]["average"] == 1.0
+
+
+def test_every_bad_prediction_is_listed():
+    db = {"a": video(ann(0, 10))}
+    res = {"a": [det(0, 10, 0.5, c=5) for _ in range(25)], "b": []}
+    with pytest.raises(UnavError) as err:
+        evaluate_detections(db, res)
+    text = str(err.value)
+    assert "26 problems" in text and "entry 19: label_id 5" in text and "… and 6 more" in text
 
 
 def test_subset_is_lower_cased():
@@ -148,7 +181,7 @@ def test_equal_tious_follow_reversed_numpy_argsort():
 
 
 def test_malformed_predictions_name_the_video_and_field():
-    db = {"a": video(ann(0, 10))}
+    db = {"a": video(ann(0, 10)), "vidX": video(subset="train")}
     cases = [
         ({"vidX": [{"segment": [0, 1], "label_id": 0}]}, "score"),
         ({"vidX": [det(0, 1, 0.5), {"segment": [0], "label_id": 0, "score": 0.1}]}, "segment"),
@@ -303,7 +336,8 @@ def _random_case(seed):
             s, e = min(s, e), max(s, e)
             dets.append(det(max(s, 0.0), e, float(rng.integers(0, 6)) / 5, c))  # few distinct scores: ties
         results[vid] = dets
-    results["unknown"] = [det(0, 5, 0.7)]
+    database["tr4"] = video(ann(0, 5, 4), subset="train")   # class 4 is a class of the file, not of the split
+    results["tr4"] = [det(0, 5, 0.7)]
     return database, results
 
 

@@ -8,20 +8,27 @@ classes (AP) and over "the k-th prediction of every (class, video) pair" (matchi
 Documented differences from the release:
 - a prediction whose class has no ground truth in the split is ignored (the release may remap it onto
   another class's index);
-- predictions for videos outside the split are ignored, with a warning that counts them (the release counts
+- predictions for videos of other splits are ignored, with a warning that counts them (the release counts
   them as false positives);
 - a pair of empty segments (0/0 tIoU) counts as tIoU 0 (the release's NaN would sort first and match).
+
+Inputs are checked, never silently dropped: the annotations by unav.data.annotations (the rules of every
+command); each prediction entry needs a finite `segment` [start, end] with end >= start (a zero-length
+segment is legal: predict clips segments to the video, and tIoU handles it), a finite `score`, and a
+`label_id` and/or `label` that agree with the annotation file (an id it does not define, or a name it gives
+another id, is refused). A video the annotation file does not hold is refused. Every problem is listed.
 """
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import UnavError
+from .data.annotations import UNUSED_CLASS, Annotations, annotations_from_dict
+from .errors import UnavError, UnavProblems
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +46,22 @@ TABLE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 @dataclass
 class GroundTruth:
-    """Ground truth of one split after de-duplication, in file order (video order, then annotation order)."""
+    """Ground truth of one split after de-duplication, in file order (video order, then annotation order),
+    and what the whole annotation file says about videos and classes (to check predictions against)."""
 
     video_ids: list[str]  # the split's videos, file order
     video: np.ndarray  # [G] int64 index into video_ids
     label: np.ndarray  # [G] int64 label_id
     start: np.ndarray  # [G] float64 seconds
     end: np.ndarray  # [G] float64 seconds
-    names: dict[int, str]  # label_id -> label name (first seen)
+    names: dict[int, str]  # label_id -> label name
+    classes: list[str] = field(default_factory=list)  # the file's classes[label_id] (unused ids included)
+    file_videos: frozenset[str] = frozenset()  # every video of the file, any split
+    source: str = "annotations"  # the annotation file, for messages
+
+    def __post_init__(self) -> None:
+        # label -> label_id of the classes the file defines (not its unused ids)
+        self.label_ids = {name: i for i, name in enumerate(self.classes) if name != UNUSED_CLASS.format(i)}
 
 
 @dataclass
@@ -59,107 +74,171 @@ class Predictions:
     end: np.ndarray  # [P] float64
     score: np.ndarray  # [P] float64
     num_total: int  # entries in the results mapping
-    num_unknown_video: int  # entries for videos outside the split
+    num_unknown_video: int  # entries for videos of other splits
     num_no_gt_class: int  # entries of a class without ground truth in the split
     num_videos_with_predictions: int  # split videos with at least one entry
 
 
-def load_ground_truth(database: Mapping[str, Any], split: str = "test") -> GroundTruth:
-    """Videos whose lower-cased `subset` equals `split`; duplicates dropped greedily in file order."""
-    if not isinstance(database, Mapping):
+def _validated(annotations: Annotations | Mapping[str, Any]) -> Annotations:
+    """Annotations as given, or a bare `database` mapping validated by unav.data.annotations."""
+    if isinstance(annotations, Annotations):
+        return annotations
+    if not isinstance(annotations, Mapping):
         raise UnavError("annotations: 'database' must be a mapping of video id -> video entry")
-    split = split.lower()
-    video_ids: list[str] = []
+    return annotations_from_dict({"database": dict(annotations)}, source="annotations")
+
+
+def load_ground_truth(annotations: Annotations | Mapping[str, Any], split: str = "test") -> GroundTruth:
+    """Videos whose lower-cased `subset` equals `split`; duplicates dropped greedily in file order. The file's
+    own numbers are used (float64), not the float32 copies kept for the model."""
+    ann = _validated(annotations)
+    database = ann.database
+    video_ids = ann.split(split)
     rows: list[tuple[int, int, float, float]] = []
-    names: dict[int, str] = {}
-    for vid, entry in database.items():
-        if not isinstance(entry, Mapping) or str(entry.get("subset", "")).lower() != split:
-            continue
-        v = len(video_ids)
-        video_ids.append(vid)
+    for v, vid in enumerate(video_ids):
         kept: list[tuple[int, float, float]] = []
-        for i, ann in enumerate(entry.get("annotations", [])):
-            try:
-                s, e = (float(x) for x in ann["segment"])
-                lab = ann["label_id"]
-                if isinstance(lab, bool) or not isinstance(lab, int):
-                    raise TypeError("label_id")
-            except (KeyError, TypeError, ValueError) as err:
-                raise UnavError(f"annotations: video {vid!r}, annotation {i}: expected 'segment' [start, end] "
-                                f"and integer 'label_id' ({err})") from None
+        for a in database[vid].get("annotations", []):
+            s, e = (float(x) for x in a["segment"])
+            lab = a["label_id"]
             if any(k == lab and abs(ks - s) <= DEDUP_TOLERANCE and abs(ke - e) <= DEDUP_TOLERANCE
                    for k, ks, ke in kept):
                 continue
             kept.append((lab, s, e))
             rows.append((v, lab, s, e))
-            names.setdefault(lab, str(ann.get("label", lab)))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 4)  # [G, 4]
-    return GroundTruth(video_ids, arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64),
-                       arr[:, 2].copy(), arr[:, 3].copy(), names)
+    label = arr[:, 1].astype(np.int64)
+    return GroundTruth(video_ids, arr[:, 0].astype(np.int64), label, arr[:, 2].copy(), arr[:, 3].copy(),
+                       {int(c): ann.classes[c] for c in np.unique(label).tolist()}, list(ann.classes),
+                       frozenset(ann.videos), ann.source)
 
 
-def _entry_error(vid: str, i: int, entry: Any) -> UnavError:
-    """Name the first bad field of one prediction entry."""
-    where = f"predictions: video {vid!r}, entry {i}"
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _class_problem(label: Any, lab: Any, gt: GroundTruth) -> str | None:
+    """What the annotation file says against an entry's `label` / `label_id` (either may be None)."""
+    n, src, defined = len(gt.classes), gt.source, gt.label_ids
+    if lab is not None and not 0 <= lab < n:
+        known = f"label_ids 0..{n - 1}" if n else "no classes"
+        return f"label_id {lab} is not a class of annotation file {src}, which defines {known}"
+    if label is None:
+        return None
+    if lab is None:
+        if label not in defined:
+            return (f"label {label!r} is not a class of annotation file {src} ({len(defined)} labels there); "
+                    f"expected one of its labels or a label_id")
+        return None
+    name, other = gt.classes[lab], defined.get(label)
+    if name != UNUSED_CLASS.format(lab) and name != label:
+        said = f"; it gives {label!r} label_id {other}" if other is not None else ""
+        return f"label {label!r} contradicts label_id {lab}: annotation file {src} names label_id {lab} {name!r}{said}"
+    if other is not None and other != lab:   # an id without events in the file, named after another class
+        return (f"label {label!r} contradicts label_id {lab}: annotation file {src} gives {label!r} label_id "
+                f"{other} (label_id {lab} has no events there)")
+    return None
+
+
+def _entry_problems(entry: Any, gt: GroundTruth) -> tuple[list[str], tuple[float, float, int, float] | None]:
+    """Every problem of one prediction entry, or its (start, end, label_id, score)."""
     if not isinstance(entry, Mapping):
-        return UnavError(f"{where}: expected an object with 'segment', 'label_id' and 'score', got {entry!r}")
-    for field in ("segment", "label_id", "score"):
-        if field not in entry:
-            return UnavError(f"{where}: missing field {field!r}")
-    seg = entry["segment"]
-    if (not isinstance(seg, (list, tuple)) or len(seg) != 2
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in seg)):
-        return UnavError(f"{where}: field 'segment' must be [start, end] finite numbers, got {seg!r}")
-    if seg[1] < seg[0]:
-        return UnavError(f"{where}: field 'segment' ends before it starts: {seg!r}")
-    lab = entry["label_id"]
-    if isinstance(lab, bool) or not isinstance(lab, int):
-        return UnavError(f"{where}: field 'label_id' must be an integer, got {lab!r}")
-    sc = entry["score"]
-    if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not math.isfinite(sc):
-        return UnavError(f"{where}: field 'score' must be a finite number, got {sc!r}")
-    return UnavError(f"{where}: malformed entry {entry!r}")
+        return [f"expected an object with 'segment', 'label_id' (and/or 'label') and 'score', "
+                f"got {_short(entry)}"], None
+    problems = [f"missing field {f!r}" for f in ("segment", "score") if f not in entry]
+    if "label_id" not in entry and "label" not in entry:
+        problems.append("missing field 'label_id' (or 'label')")
+    seg, lab, label, sc = entry.get("segment"), entry.get("label_id"), entry.get("label"), entry.get("score")
+    if "segment" in entry:
+        if not isinstance(seg, (list, tuple)) or len(seg) != 2 or not all(_finite(x) for x in seg):
+            problems.append(f"field 'segment' must be [start, end] finite numbers, got {_short(seg)}")
+        elif seg[1] < seg[0]:
+            problems.append(f"field 'segment' ends before it starts: {_short(seg)}")
+    if "label_id" in entry and (isinstance(lab, bool) or not isinstance(lab, int)):
+        problems.append(f"field 'label_id' must be an integer, got {_short(lab)}")
+        lab = None
+    if "label" in entry and (not isinstance(label, str) or not label):
+        problems.append(f"field 'label' must be a non-empty string, got {_short(label)}")
+        label = None
+    if "score" in entry and not _finite(sc):
+        problems.append(f"field 'score' must be a finite number, got {_short(sc)}")
+    if (lab is not None or label is not None) and (said := _class_problem(label, lab, gt)):
+        problems.append(said)
+    if problems:
+        return problems, None
+    if lab is None:
+        lab = gt.label_ids[label]
+    return [], (float(seg[0]), float(seg[1]), int(lab), float(sc))
 
 
-def _parse_video(vid: str, entries: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One video's entries -> segments [n, 2], label ids [n], scores [n]; UnavError names the bad field."""
-    if not isinstance(entries, list):
-        raise UnavError(f"predictions: video {vid!r}: expected a list of detections, got {type(entries).__name__}")
+def _fast_video(entries: list, gt: GroundTruth) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The common case, vectorised: every entry complete, numbers finite, labels as the file names them."""
     n = len(entries)
-    if n == 0:
-        return np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0)
-    try:  # fast path: let numpy infer dtypes, then check them (strings/None/bools give other kinds)
+    try:  # let numpy infer dtypes, then check them (strings/None/bools give other kinds)
         seg = np.array([r["segment"] for r in entries])
         lab = np.array([r["label_id"] for r in entries])
         sc = np.array([r["score"] for r in entries])
-        ok = (seg.shape == (n, 2) and seg.dtype.kind in "if" and lab.shape == (n,) and lab.dtype.kind in "iu"
-              and sc.shape == (n,) and sc.dtype.kind in "if")
-        if ok:
-            seg = seg.astype(np.float64)
-            sc = sc.astype(np.float64)
-            ok = bool(np.isfinite(seg).all() and np.isfinite(sc).all() and (seg[:, 1] >= seg[:, 0]).all())
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
-        ok = False
-    if not ok:
-        for i, entry in enumerate(entries):
-            err = _entry_error(vid, i, entry)
-            if not str(err).endswith(f"malformed entry {entry!r}"):
-                raise err
-        raise UnavError(f"predictions: video {vid!r}: malformed detections")
+        names = [r.get("label") for r in entries]
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError):
+        return None
+    if not (seg.shape == (n, 2) and seg.dtype.kind in "if" and lab.shape == (n,) and lab.dtype.kind in "iu"
+            and sc.shape == (n,) and sc.dtype.kind in "if"):
+        return None
+    seg, sc = seg.astype(np.float64), sc.astype(np.float64)
+    if not (np.isfinite(seg).all() and np.isfinite(sc).all() and (seg[:, 1] >= seg[:, 0]).all()
+            and ((lab >= 0) & (lab < len(gt.classes))).all()):
+        return None
+    classes = gt.classes
+    if not all(name is None or name == classes[i] for name, i in zip(names, lab.tolist())):
+        return None
     return seg, lab.astype(np.int64), sc
 
 
-def load_predictions(results: Mapping[str, Any], gt: GroundTruth) -> Predictions:
-    """Validate every entry; keep those of split videos and of classes with ground truth, in file order."""
+def _parse_video(vid: str, entries: Any, gt: GroundTruth, source: str,
+                 problems: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One video's entries -> segments [n, 2], label ids [n], scores [n]; problems are appended, each naming
+    the file, the video, the entry and the field."""
+    empty = np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0)
+    if not isinstance(entries, list):
+        problems.append(f"{source}: video {vid!r}: expected a list of detections, got {type(entries).__name__}")
+        return empty
+    if not entries:
+        return empty
+    fast = _fast_video(entries, gt)
+    if fast is not None:
+        return fast
+    rows = []
+    for i, entry in enumerate(entries):
+        found, row = _entry_problems(entry, gt)
+        problems.extend(f"{source}: video {vid!r}, entry {i}: {p}" for p in found)
+        if row is not None:
+            rows.append(row)
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return arr[:, :2].copy(), arr[:, 2].astype(np.int64), arr[:, 3].copy()
+
+
+def load_predictions(results: Mapping[str, Any], gt: GroundTruth, source: str = "predictions") -> Predictions:
+    """Validate every entry; keep those of split videos and of classes with ground truth, in file order.
+    Entries must agree with the annotation file (video, label_id, label): UnavProblems lists all that do not."""
     if not isinstance(results, Mapping):
-        raise UnavError("predictions: 'results' must be a mapping of video id -> list of detections")
+        raise UnavError(f"{source}: 'results' must be a mapping of video id -> list of detections, "
+                        f"got {type(results).__name__}")
     index = {vid: i for i, vid in enumerate(gt.video_ids)}
     gt_classes = np.unique(gt.label)
     parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+    problems: list[str] = []
     total = unknown = 0
     with_preds = 0
     for vid, entries in results.items():
-        seg, lab, sc = _parse_video(str(vid), entries)
+        if vid not in gt.file_videos:
+            problems.append(f"{source}: video {vid!r} is not in annotation file {gt.source}; expected predictions "
+                            f"for its videos only")
+            continue
+        seg, lab, sc = _parse_video(str(vid), entries, gt, source, problems)
         total += len(sc)
         v = index.get(vid)
         if v is None:
@@ -167,6 +246,8 @@ def load_predictions(results: Mapping[str, Any], gt: GroundTruth) -> Predictions
             continue
         with_preds += len(sc) > 0
         parts.append((v, seg, lab, sc))
+    if problems:
+        raise UnavProblems(problems, header=f"predictions file {source}")
     if parts:
         video = np.concatenate([np.full(len(p[3]), p[0], np.int64) for p in parts])  # [P]
         seg = np.concatenate([p[1] for p in parts])  # [P, 2]
@@ -357,10 +438,13 @@ def _summary(ap: dict[int, np.ndarray], thresholds: np.ndarray) -> dict[str, Any
 # Entry point
 
 
-def evaluate_detections(database: Mapping[str, Any], results: Mapping[str, Any], split: str = "test",
-                        tiou_thresholds: Sequence[float] | np.ndarray = TIOU_THRESHOLDS) -> dict[str, Any]:
+def evaluate_detections(annotations: Annotations | Mapping[str, Any], results: Mapping[str, Any],
+                        split: str = "test", tiou_thresholds: Sequence[float] | np.ndarray = TIOU_THRESHOLDS, *,
+                        predictions_source: str = "predictions") -> dict[str, Any]:
     """Detection mAP of `results` ({id: [{"segment", "label_id", "score", ...}]}) against the videos of
-    `database` ({id: {"subset", "annotations": [...]}}) whose subset is `split`. JSON-serialisable output.
+    validated `annotations` (or a bare `database` mapping {id: {"subset", "duration", "annotations": [...]}},
+    validated here) whose subset is `split`. `predictions_source` names the results in error messages.
+    JSON-serialisable output.
 
     Breakdowns (reported beside the headline, not part of it):
     - by_length: ground truth restricted to events of the bucket's length (short < 2 s, medium 2-10 s,
@@ -373,8 +457,8 @@ def evaluate_detections(database: Mapping[str, Any], results: Mapping[str, Any],
     Inside a breakdown the score and visiting orders are those of the full evaluation, restricted.
     """
     thresholds = np.asarray(tiou_thresholds, dtype=np.float64)
-    gt = load_ground_truth(database, split)
-    pred = load_predictions(results, gt)
+    gt = load_ground_truth(annotations, split)
+    pred = load_predictions(results, gt, predictions_source)
     if pred.num_unknown_video:
         log.warning("%d predictions are for videos outside the %r split and were ignored",
                     pred.num_unknown_video, split)

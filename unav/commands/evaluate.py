@@ -1,5 +1,8 @@
 """`unav evaluate`: detection mAP of predictions.json against an annotation file; writes metrics.json and a
-per-class AP bar chart."""
+per-class AP bar chart.
+
+Both inputs are checked before anything is written: the annotation file by unav.data.annotations, every
+prediction against it (unav.metrics: its videos, label_ids and labels). --out and --plot must be file paths."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..data.annotations import SUBSETS, load_annotations
 from ..errors import UnavError
-from ..io import atomic_path, write_json
+from ..io import atomic_path, check_output_file, write_json
 from ..metrics import evaluate_detections, format_table
 
 
@@ -22,16 +26,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plot", action="store_true", help="do not draw the per-class AP chart")
 
 
-def _read_json(path: Path, key: str) -> Mapping[str, Any]:
+EXPECTED = "expected the predictions JSON of `unav predict` ({\"results\": {video id: [detections]}})"
+
+
+def read_predictions(path: Path) -> Any:
+    """The `results` of a predictions file; UnavError names the file and what it should be."""
+    if path.is_dir():
+        raise UnavError(f"predictions file {path} is a folder; {EXPECTED}")
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UnavError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UnavError(f"{path}: not readable as JSON ({err})") from None
-    if not isinstance(data, Mapping) or key not in data:
-        raise UnavError(f"{path}: expected a JSON object with a {key!r} field")
-    return data[key]
+        raise UnavError(f"predictions file {path} does not exist; {EXPECTED}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UnavError(f"predictions file {path} cannot be read ({err}); {EXPECTED}") from None
+    if not text.strip():
+        raise UnavError(f"predictions file {path} is empty; {EXPECTED}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UnavError(f"predictions file {path} is not valid JSON ({err}); {EXPECTED}") from None
+    if not isinstance(data, Mapping) or "results" not in data:
+        got = type(data).__name__ if not isinstance(data, Mapping) else "an object without 'results'"
+        raise UnavError(f"predictions file {path}: {EXPECTED}, got {got}")
+    return data["results"]
+
+
+def _outputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """--out and the chart's path, refused before anything is read or written when they cannot be files."""
+    out = check_output_file(args.out, "--out")
+    if args.no_plot:
+        return out, None
+    plot = check_output_file(args.plot or out.with_name(f"{out.stem}_per_class_ap.png"), "--plot")
+    if plot.resolve() == out.resolve():
+        raise UnavError(f"--plot {plot} is the --out file; give the chart its own path")
+    return out, plot
 
 
 def plot_per_class_ap(metrics: Mapping[str, Any], path: Path) -> None:
@@ -64,22 +92,21 @@ def plot_per_class_ap(metrics: Mapping[str, Any], path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    database = _read_json(args.annotations, "database")
-    results = _read_json(args.predictions, "results")
-    try:
-        metrics = evaluate_detections(database, results, split=args.split)
-    except UnavError as err:
-        source = args.predictions if str(err).startswith("predictions") else args.annotations
-        raise UnavError(f"{source}: {err}") from None
+    out, plot = _outputs(args)
+    if args.split.lower() not in SUBSETS:
+        raise UnavError(f"--split {args.split!r}: expected one of {', '.join(SUBSETS)}")
+    annotations = load_annotations(args.annotations)
+    results = read_predictions(args.predictions)
+    metrics = evaluate_detections(annotations, results, split=args.split, predictions_source=str(args.predictions))
     if metrics["num_videos"] == 0:
-        raise UnavError(f"{args.annotations}: no video has subset {args.split!r}")
-    write_json(args.out, metrics)
+        raise UnavError(f"annotation file {args.annotations}: no video has subset {args.split!r} "
+                        f"(subsets present: {', '.join(annotations.subsets) or 'none'})")
+    write_json(out, metrics)
     print(format_table(metrics))
     print(f"{metrics['num_videos']} videos, {metrics['num_gt']} events, {metrics['num_classes']} classes, "
           f"{metrics['num_evaluated_predictions']} predictions evaluated "
-          f"({metrics['num_ignored_predictions']} ignored) -> {args.out}")
-    if not args.no_plot:
-        plot = args.plot or args.out.with_name(f"{args.out.stem}_per_class_ap.png")
+          f"({metrics['num_ignored_predictions']} ignored) -> {out}")
+    if plot is not None:
         plot_per_class_ap(metrics, plot)
         print(f"per-class AP chart -> {plot}")
     return 0
