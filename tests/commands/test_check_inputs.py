@@ -33,7 +33,27 @@ def test_bad_line_exits_2_naming_it(tmp_path: Path, capsys) -> None:
     csv.write_text("--HuBNHXu9I,12,10\n")
     assert main(["check-inputs", "--videos-csv", str(csv), "--out", str(tmp_path / "s.json")]) == 2
     assert f"{csv}:1: video --HuBNHXu9I: start 12 is not before end 10" in capsys.readouterr().err
-    assert not (tmp_path / "s.json").exists()
+    summary = json.loads((tmp_path / "s.json").read_text())   # the marker says what is wrong
+    assert summary["ok"] is False and len(summary["problems"]) == 1 and "start 12" in summary["problems"][0]
+
+
+def test_every_problem_is_checked_and_listed(tmp_path: Path, capsys) -> None:
+    csv, ann = _inputs(tmp_path, "--HuBNHXu9I,0,10\nbad id,0,10\nzzzzzzzzzzz,0,10\nabcdefghijk,5,1\n")
+    doc = json.loads(ann.read_text())
+    doc["database"]["--HuBNHXu9I"]["subset"] = "trian"
+    doc["database"]["abcdefghijk"]["duration"] = -1
+    ann.write_text(json.dumps(doc))
+    out = tmp_path / "s.json"
+    rc = main(["check-inputs", "--videos-csv", str(csv), "--annotations", str(ann), "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    for needle in ("'trian' is not a known subset", "duration: expected a number > 0, got -1",
+                   f"{csv}:2: video id 'bad id'", f"{csv}:4: video abcdefghijk: start 5",
+                   "line 3: zzzzzzzzzzz", "5 problem(s)"):
+        assert needle in err, needle
+    summary = json.loads(out.read_text())
+    assert summary["ok"] is False and len(summary["problems"]) == 5
+    assert summary["video_list"]["videos"] == 2 and summary["annotations"]["problems"] == 2
 
 
 def test_video_missing_from_annotations(tmp_path: Path, capsys) -> None:

@@ -3,17 +3,22 @@ validate the workflow's inputs before any job starts.
 
 - `--videos-csv`: the download list `youtube_id,start_seconds,end_seconds` (unav.media.videolist);
 - `--video-dir`: local videos, a folder of video files or a file with one path per line (id = file stem);
-- `--annotations`: the UnAV annotation file; every video of the list / folder must be in it.
-With `--probe` every local video is also opened with ffmpeg. Prints a summary; with `--out` also writes it as
-JSON (a marker file for the workflow). Any problem exits with status 2 and a message naming the line or file.
+- `--annotations`: the UnAV annotation file (unav.data.annotations); every video of the list / folder must be
+  in it.
+With `--probe` every local video is also opened with ffmpeg. Everything asked for is checked, and every problem
+is collected (not just the first): all are printed, and any problem exits with status 2. Prints a summary;
+with `--out` also writes it as JSON (a marker file for the workflow), also when there are problems:
+`{"ok": false, "problems": [...], ...}`.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import UnavError
-from ..io import write_json
+from ..io import check_output_file, write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,43 +31,85 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the summary as JSON here")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..data.annotations import load_annotations
-    from ..media.videolist import check_against_annotations, list_local_videos, read_video_list
+def _check_annotations(path: Path, problems: list[str], summary: dict[str, Any]) -> Any:
+    """The annotations (those of the valid videos when some entries are broken), or None when unusable."""
+    from ..data.annotations import inspect_annotations
 
+    annotations, found = inspect_annotations(path)
+    problems += found
+    if annotations is not None:
+        if not annotations.database:
+            problems.append(f"annotation file {path} holds no videos (its 'database' is empty)")
+        summary["annotations"] = {"file": str(path), "videos": len(annotations.database),
+                                  "classes": annotations.num_classes,
+                                  "subsets": {s: len(annotations.split(s)) for s in annotations.subsets},
+                                  "problems": len(found)}
+    return annotations
+
+
+def _check_video_list(path: Path, annotations: Any, problems: list[str], summary: dict[str, Any]) -> None:
+    from ..media.videolist import missing_from_annotations, parse_video_list
+
+    entries, found = parse_video_list(path)
+    problems += found
+    if annotations is not None:   # the valid lines are still checked against the annotation file
+        missing = missing_from_annotations(entries, annotations, list_name=str(path))
+        problems += [missing] if missing else []
+    summary["video_list"] = {"file": str(path), "videos": len(entries),
+                             "total_seconds": round(sum(e.duration for e in entries), 3), "problems": len(found)}
+
+
+def _check_local_videos(source: Path, annotations: Any, probe: bool, problems: list[str],
+                        summary: dict[str, Any]) -> None:
+    from ..media.videolist import scan_local_videos
+
+    local, found = scan_local_videos(source)
+    problems += found
+    if annotations is not None:
+        missing = [str(p) for vid, p in local if vid not in annotations.database]
+        if missing:
+            more = f"; … and {len(missing) - 20} more" if len(missing) > 20 else ""
+            problems.append(f"{source}: {len(missing)} video(s) missing from annotation file "
+                            f"{annotations.source}: " + "; ".join(missing[:20]) + more)
+    seconds = None
+    if probe:
+        from ..media.probe import probe as probe_file
+
+        seconds = 0.0
+        for _, p in local:
+            try:
+                seconds += probe_file(p).duration
+            except UnavError as err:    # every unreadable video, not just the first
+                problems.append(str(err))
+        seconds = round(seconds, 3)
+    summary["local_videos"] = {"source": str(source), "videos": len(local), "total_seconds": seconds}
+
+
+def run(args: argparse.Namespace) -> int:
     if args.videos_csv is None and args.video_dir is None and args.annotations is None:
         raise UnavError("nothing to check: give --videos-csv, --video-dir and/or --annotations")
-    summary: dict = {"ok": True}
-    annotations = load_annotations(args.annotations) if args.annotations is not None else None
-    if annotations is not None:
-        summary["annotations"] = {"file": str(args.annotations), "videos": len(annotations.videos),
-                                  "classes": annotations.num_classes,
-                                  "subsets": {s: len(annotations.split(s)) for s in annotations.subsets}}
+    if args.out is not None:
+        check_output_file(args.out, "--out")     # before any work
+    problems: list[str] = []
+    summary: dict[str, Any] = {"ok": True}
+    annotations = None
+    if args.annotations is not None:
+        annotations = _check_annotations(args.annotations, problems, summary)
     if args.videos_csv is not None:
-        entries = read_video_list(args.videos_csv)
-        if annotations is not None:
-            check_against_annotations(entries, annotations, list_name=str(args.videos_csv))
-        total = sum(e.duration for e in entries)
-        summary["video_list"] = {"file": str(args.videos_csv), "videos": len(entries),
-                                 "total_seconds": round(total, 3)}
+        _check_video_list(args.videos_csv, annotations, problems, summary)
     if args.video_dir is not None:
-        local = list_local_videos(args.video_dir)
-        if annotations is not None:
-            missing = [str(p) for vid, p in local if vid not in annotations.videos]
-            if missing:
-                more = f"; … and {len(missing) - 20} more" if len(missing) > 20 else ""
-                raise UnavError(f"{args.video_dir}: {len(missing)} video(s) missing from annotation file "
-                                f"{annotations.source}: " + "; ".join(missing[:20]) + more)
-        seconds = None
-        if args.probe:
-            from ..media.probe import probe
-
-            seconds = round(sum(probe(p).duration for _, p in local), 3)
-        summary["local_videos"] = {"source": str(args.video_dir), "videos": len(local), "total_seconds": seconds}
+        _check_local_videos(args.video_dir, annotations, args.probe, problems, summary)
+    summary["ok"] = not problems
+    summary["problems"] = problems
     for key, value in summary.items():
-        if key != "ok":
+        if isinstance(value, dict):
             print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
-    print("inputs OK")
     if args.out is not None:
         write_json(args.out, summary)
+    if problems:
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        where = f"; summary with \"ok\": false -> {args.out}" if args.out is not None else ""
+        raise UnavError(f"{len(problems)} problem(s) in the inputs, every one listed above{where}")
+    print("inputs OK")
     return 0

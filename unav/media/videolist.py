@@ -1,10 +1,10 @@
 """Video lists: the UnAV-100 download list and local video sources, validated before any job starts.
 
 Download list (design.md): CSV without header, one video per line, `youtube_id,start_seconds,end_seconds`
-(the UnAV-100 `download_video.csv`). Blank lines and lines starting with '#' are skipped. Every problem is an
-UnavError naming `file:line` and what was expected: wrong field count, a non-numeric or non-finite time,
-a negative start, start >= end, an id that does not match `[A-Za-z0-9_-]{11}` (which also rejects shell
-metacharacters, spaces and path separators), and an id listed twice.
+(the UnAV-100 `download_video.csv`). Blank lines and lines starting with '#' are skipped. Every problem of
+the file is collected (one UnavError lists them all), each naming `file:line` and what was expected: wrong
+field count, a non-numeric or non-finite time, a negative start, start >= end, an id that does not match
+`[A-Za-z0-9_-]{11}` (which also rejects shell metacharacters, spaces and path separators), an id listed twice.
 
 Local sources: a folder of video files, or a text/CSV file with one video path per line (relative paths are
 taken relative to the list file). The video id is the file stem; stems must be safe names (letters, digits,
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..data.annotations import Annotations
-from ..errors import UnavError
+from ..errors import UnavError, UnavProblems
 
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 SAFE_STEM = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -101,58 +101,90 @@ def parse_video_line(line: str, where: str, line_no: int) -> VideoEntry:
     return VideoEntry(line_no=line_no, youtube_id=vid, start=start, end=end)
 
 
-def read_video_list(path: str | Path) -> list[VideoEntry]:
-    """Read and validate a download list; entries in file order. Raises UnavError naming file:line."""
+def parse_video_list(path: str | Path) -> tuple[list[VideoEntry], list[str]]:
+    """The valid entries of a download list (file order) and every problem of it, each naming file:line."""
     path = Path(path)
+    if path.is_dir():
+        return [], [f"video list {path} is a folder; expected a CSV youtube_id,start_seconds,end_seconds"]
     if not path.is_file():
-        raise UnavError(f"video list {path} does not exist (expected a CSV youtube_id,start_seconds,end_seconds)")
+        return [], [f"video list {path} does not exist (expected a CSV youtube_id,start_seconds,end_seconds)"]
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        raise UnavError(f"video list {path} is not UTF-8 text: {err}") from err
+        return [], [f"video list {path} is not UTF-8 text: {err}"]
     entries: list[VideoEntry] = []
+    problems: list[str] = []
     seen: dict[str, int] = {}
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{path}:{line_no}"
-        entry = parse_video_line(line, where, line_no)
+        try:
+            entry = parse_video_line(line, where, line_no)
+        except UnavError as err:
+            problems.append(str(err))
+            continue
         first = seen.get(entry.youtube_id)
         if first is not None:
-            raise UnavError(f"{where}: video {entry.youtube_id} is listed twice (first on line {first}); "
+            problems.append(f"{where}: video {entry.youtube_id} is listed twice (first on line {first}); "
                             f"expected each id once")
+            continue
         seen[entry.youtube_id] = line_no
         entries.append(entry)
-    if not entries:
-        raise UnavError(f"video list {path} lists no videos (expected lines youtube_id,start_seconds,end_seconds)")
+    if not entries and not problems:
+        problems.append(f"video list {path} lists no videos (expected lines youtube_id,start_seconds,end_seconds)")
+    return entries, problems
+
+
+def read_video_list(path: str | Path) -> list[VideoEntry]:
+    """Read and validate a download list; entries in file order. UnavProblems lists every bad line."""
+    entries, problems = parse_video_list(path)
+    if problems:
+        raise UnavProblems(problems, header=f"video list {path}")
     return entries
+
+
+def missing_from_annotations(entries: Iterable[VideoEntry], annotations: Annotations,
+                             list_name: str = "video list") -> str | None:
+    """The problem of the list's videos the annotation file does not hold (every one, by line), or None.
+    Videos whose annotation entry has problems of its own count as held: those problems are reported there."""
+    held = annotations.database if annotations.document is not None else annotations.videos
+    missing = [e for e in entries if e.youtube_id not in held]
+    if not missing:
+        return None
+    shown = "; ".join(f"line {e.line_no}: {e.youtube_id}" for e in missing[:20])
+    more = f"; … and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return (f"{list_name}: {len(missing)} video(s) missing from annotation file {annotations.source}: "
+            f"{shown}{more}")
 
 
 def check_against_annotations(entries: Iterable[VideoEntry], annotations: Annotations,
                               list_name: str = "video list") -> None:
     """Raise UnavError listing (by line) every video of the list that the annotation file does not hold."""
-    missing = [e for e in entries if e.youtube_id not in annotations.videos]
-    if not missing:
-        return
-    shown = "; ".join(f"line {e.line_no}: {e.youtube_id}" for e in missing[:20])
-    more = f"; … and {len(missing) - 20} more" if len(missing) > 20 else ""
-    raise UnavError(f"{list_name}: {len(missing)} video(s) missing from annotation file {annotations.source}: "
-                    f"{shown}{more}")
+    problem = missing_from_annotations(entries, annotations, list_name)
+    if problem is not None:
+        raise UnavError(problem)
 
 
-def list_local_videos(path_or_dir: str | Path) -> list[tuple[str, Path]]:
-    """Local videos as (video_id, path): a folder (its video files, sorted by name) or a list file with one
-    path per line (file order; relative to the list file; blank and '#' lines skipped). id = file stem."""
+def scan_local_videos(path_or_dir: str | Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """The valid local videos as (video_id, path) and every problem, each naming the file or list line: a
+    folder (its video files, sorted by name) or a list file with one path per line (file order; relative to
+    the list file; blank and '#' lines skipped). id = file stem."""
     src = Path(path_or_dir)
     items: list[tuple[str, Path, str]] = []     # (id, path, where)
+    problems: list[str] = []
     if src.is_dir():
         files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
                        and not p.name.startswith("."))
         if not files:
-            raise UnavError(f"video folder {src} holds no video files ({', '.join(VIDEO_EXTENSIONS)})")
+            return [], [f"video folder {src} holds no video files ({', '.join(VIDEO_EXTENSIONS)})"]
         items = [(p.stem, p, str(p)) for p in files]
     elif src.is_file():
-        for line_no, line in enumerate(src.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        try:
+            text = src.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as err:
+            return [], [f"video path list {src} is not UTF-8 text: {err}"]
+        for line_no, line in enumerate(text.splitlines(), start=1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
@@ -160,22 +192,33 @@ def list_local_videos(path_or_dir: str | Path) -> list[tuple[str, Path]]:
             p = Path(text)
             p = p if p.is_absolute() else src.parent / p
             if not p.is_file():
-                raise UnavError(f"{where}: video file {p} does not exist")
+                problems.append(f"{where}: video file {p} does not exist")
+                continue
             items.append((p.stem, p, where))
-        if not items:
-            raise UnavError(f"video path list {src} lists no files (expected one video path per line)")
+        if not items and not problems:
+            return [], [f"video path list {src} lists no files (expected one video path per line)"]
     else:
-        raise UnavError(f"{src} is neither a folder of videos nor a file listing video paths")
+        return [], [f"{src} is neither a folder of videos nor a file listing video paths"]
     seen: dict[str, str] = {}
     out: list[tuple[str, Path]] = []
     for vid, p, where in items:
         try:
             check_safe_stem(vid)
         except UnavError as err:
-            raise UnavError(f"{where}: {err}") from None
+            problems.append(f"{where}: {err}")
+            continue
         if vid in seen:
-            raise UnavError(f"{where}: video id {vid!r} (file stem) is used twice (also {seen[vid]}); "
+            problems.append(f"{where}: video id {vid!r} (file stem) is used twice (also {seen[vid]}); "
                             f"expected unique file names")
+            continue
         seen[vid] = where
         out.append((vid, p))
-    return out
+    return out, problems
+
+
+def list_local_videos(path_or_dir: str | Path) -> list[tuple[str, Path]]:
+    """Local videos as (video_id, path) (see scan_local_videos); UnavProblems lists every problem."""
+    items, problems = scan_local_videos(path_or_dir)
+    if problems:
+        raise UnavProblems(problems, header=f"local videos {path_or_dir}")
+    return items
