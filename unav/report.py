@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .data.annotations import load_annotations
 from .errors import UnavError
 from .io import atomic_path, write_json, write_text
 
@@ -77,10 +78,14 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
     from .plots import plot_timeline
 
     metrics = _read_json(metrics_path, "metrics file")
-    results = _read_json(predictions_path, "predictions file").get("results", {})
-    database = _read_json(annotations_path, "annotation file").get("database")
-    if not isinstance(database, dict):
-        raise UnavError(f"annotation file {annotations_path}: expected a 'database' mapping")
+    if not isinstance(metrics, dict):
+        raise UnavError(f"metrics file {metrics_path}: expected the JSON object of `unav evaluate`")
+    predictions = _read_json(predictions_path, "predictions file")
+    results = predictions.get("results") if isinstance(predictions, dict) else None
+    if not isinstance(results, dict):
+        raise UnavError(f"predictions file {predictions_path}: expected a JSON object with a 'results' mapping "
+                        f"(video id -> detections)")
+    database = load_annotations(annotations_path).database   # the rules of every command
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.tsv", metrics_table(metrics))

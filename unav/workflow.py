@@ -122,13 +122,10 @@ def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: st
 
 def subset_annotations(annotations: str | os.PathLike, ids: Sequence[str], out: str | os.PathLike) -> dict:
     """Write the annotation file restricted to `ids` (file order kept); returns {"kept", "dropped"}."""
+    from .data.annotations import load_annotations
+
     src = Path(annotations)
-    try:
-        doc = json.loads(src.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UnavError(f"annotation file {src}: not readable as JSON ({err})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("database"), dict):
-        raise UnavError(f"annotation file {src}: expected a JSON object with a 'database' mapping")
+    doc = load_annotations(src).document   # validated by the rules of every command, then copied as written
     keep = set(ids)
     unknown = sorted(keep - set(doc["database"]))
     if unknown:
@@ -189,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.ids:
                 candidates = _ids_from(Path(args.ids))
             else:
-                candidates = list(json.loads(Path(args.annotations).read_text()).get("database", {}))
+                from .data.annotations import load_annotations
+
+                candidates = list(load_annotations(args.annotations).videos)
             have = [vid for vid in candidates if (feats / f"{vid}.json").is_file()
                     or (feats / f"{vid}_rgb.npy").is_file() or (feats / f"{vid}_vggish.npy").is_file()]
             res = subset_annotations(args.annotations, have, args.out)
