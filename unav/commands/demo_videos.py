@@ -7,25 +7,36 @@ import argparse
 import time
 from pathlib import Path
 
+from .ranges import integer, number, random_seed
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..media.synthetic_videos import CLASSES
 
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--num", type=int, default=30, help="number of videos (30)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT (160x120)")
-    parser.add_argument("--classes", type=int, default=5, help=f"number of event classes, 1..{len(CLASSES)} (5)")
-    parser.add_argument("--min-seconds", type=float, default=8.0, help="shortest video (8)")
-    parser.add_argument("--max-seconds", type=float, default=20.0, help="longest video (20)")
-    parser.add_argument("--workers", type=int, default=2, help="videos encoded in parallel (2)")
+    parser.add_argument("--num", type=integer(1, 100000), default=30, help="number of videos (30)")
+    parser.add_argument("--seed", type=random_seed, default=0, help="random seed (0)")
+    parser.add_argument("--size", default="160x120",
+                        help="frame size WIDTHxHEIGHT, even sides of 32..4096 pixels (160x120)")
+    parser.add_argument("--classes", type=integer(1, len(CLASSES)), default=5,
+                        help=f"number of event classes, 1..{len(CLASSES)} (5)")
+    parser.add_argument("--min-seconds", type=number(4, 3600), default=8.0, help="shortest video (8)")
+    parser.add_argument("--max-seconds", type=number(4, 3600), default=20.0, help="longest video (20)")
+    parser.add_argument("--workers", type=integer(1, 64), default=2, help="videos encoded in parallel (2)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import UnavError
+    from ..io import check_output_dir
     from ..media.synthetic_videos import make_demo_videos, parse_size
 
+    check_output_dir(args.out, "--out")
+    if args.min_seconds > args.max_seconds:
+        raise UnavError(f"--min-seconds {args.min_seconds:g} is larger than --max-seconds {args.max_seconds:g}; "
+                        f"expected 4 <= min <= max")
+    size = parse_size(args.size)
     t0 = time.perf_counter()
-    info = make_demo_videos(args.out, num=args.num, seed=args.seed, size=parse_size(args.size),
+    info = make_demo_videos(args.out, num=args.num, seed=args.seed, size=size,
                             num_classes=args.classes, min_s=args.min_seconds, max_s=args.max_seconds,
                             workers=args.workers)
     print(f"{info['num_videos']} synthetic videos in {args.out / 'videos'} ({time.perf_counter() - t0:.1f} s); "

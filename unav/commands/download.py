@@ -15,9 +15,20 @@ download. File formats: see unav.media.download.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..errors import UnavError
+from .ranges import integer, number
+
+
+def rate_limit(text: str) -> str:
+    """argparse type: yt-dlp's --limit-rate, bytes per second > 0 with an optional binary unit (e.g. 50K, 2M)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[KMGTPEZY]?", text.strip(), re.IGNORECASE)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"expected bytes per second > 0, optionally with a unit K, M, G, … "
+                                         f"(e.g. 50K or 2M), got {text!r}")
+    return text.strip()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,15 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "file:// and http:// sources work too")
     parser.add_argument("--out", type=Path, default=None, help="where the verified video goes (e.g. raw/ID.mp4)")
     parser.add_argument("--status", type=Path, default=None, help="status JSON written in every case")
-    parser.add_argument("--retries", type=int, default=3, help="extra attempts after transient failures (3)")
-    parser.add_argument("--backoff", type=float, default=2.0,
+    parser.add_argument("--retries", type=integer(0, 100), default=3,
+                        help="extra attempts after transient failures (3)")
+    parser.add_argument("--backoff", type=number(0, 3600), default=2.0,
                         help="seconds before the first retry, doubled for each further one (2.0)")
-    parser.add_argument("--rate-limit", default=None, help="yt-dlp --limit-rate, e.g. 2M")
-    parser.add_argument("--sleep-interval", type=float, default=None, help="seconds yt-dlp sleeps before downloading")
+    parser.add_argument("--rate-limit", type=rate_limit, default=None, help="yt-dlp --limit-rate, e.g. 2M")
+    parser.add_argument("--sleep-interval", type=number(0), default=None,
+                        help="seconds yt-dlp sleeps before downloading")
     parser.add_argument("--cookies", default=None, help="cookies.txt passed to yt-dlp")
     parser.add_argument("--proxy", default=None, help="proxy URL passed to yt-dlp")
     parser.add_argument("--format", default="b", help="yt-dlp format selector (b, as the UnAV-100 release)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per yt-dlp attempt")
+    parser.add_argument("--timeout", type=number(0, low_open=True), default=None,
+                        help="seconds allowed per yt-dlp attempt")
     parser.add_argument("--ytdlp-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for yt-dlp (repeatable; write --ytdlp-arg=--opt)")
     parser.add_argument("--record-failure", action="store_true",
@@ -53,13 +67,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _collect(args: argparse.Namespace, files: list[str]) -> int:
+    from ..io import check_output_file
     from ..media.download import collect_failures
 
     if args.failures is None:
         raise UnavError("unav download collect needs --failures TSV")
+    check_output_file(args.failures, "--failures")
+    if args.ok_list is not None:
+        check_output_file(args.ok_list, "--ok-list")
     if args.status_list is not None:
         if not args.status_list.is_file():
-            raise UnavError(f"status list {args.status_list} does not exist")
+            what = "is a folder" if args.status_list.is_dir() else "does not exist"
+            raise UnavError(f"--status-list {args.status_list} {what}; expected a file listing status files, "
+                            f"one per line")
         files += [ln.strip() for ln in args.status_list.read_text().splitlines() if ln.strip()]
     if not files:
         raise UnavError("unav download collect: no status files given")
@@ -84,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
         raise UnavError("unav download needs one video id (positional or --id=ID)")
     if args.out is None or args.status is None:
         raise UnavError("unav download needs --out VIDEO and --status STATUS.json")
-    if args.retries < 0 or args.backoff < 0:
-        raise UnavError("--retries and --backoff must be >= 0")
     opts = DownloadOptions(url_template=args.url_template or DEFAULT_URL_TEMPLATE, retries=args.retries,
                            backoff=args.backoff, rate_limit=args.rate_limit, sleep_interval=args.sleep_interval,
                            cookies=args.cookies, proxy=args.proxy, format=args.format, timeout=args.timeout,

@@ -10,6 +10,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import UnavError
+from .ranges import positive_int, random_seed
 
 log = logging.getLogger(__name__)
 
@@ -19,25 +20,29 @@ RAFT_WEIGHTS = ("raft_sintel", "raft_large_C_T_SKHT_V1")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="input video file")
-    parser.add_argument("--out", required=True, help="output flow file (e.g. flow/{id}.flow)")
+    parser.add_argument("--out", required=True, help="output flow file (e.g. flow/{id}.flow; not the video)")
     parser.add_argument("--method", choices=("raft", "dis"), default="raft",
                         help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
-    parser.add_argument("--device", default="cpu", help="torch device for RAFT (cpu, cuda, cuda:1, …)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--device", default="cpu",
+                        help="torch device for RAFT: auto, cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="frame pairs per RAFT batch (default: 8 on CPU, 32 on CUDA, where small batches "
                              "leave the GPU idle)")
     parser.add_argument("--weights", choices=("random", "pretrained"), default="random",
                         help="pretrained RAFT weights (verified file) or seeded random init for tests and the "
                              "offline demo (default: random, stamped into the file)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random init (--weights random)")
+    parser.add_argument("--seed", type=random_seed, default=0, help="seed of the random init (--weights random)")
     parser.add_argument("--raft-weights", choices=RAFT_WEIGHTS, default=RAFT_WEIGHTS[0],
                         help="which published RAFT file to use with --weights pretrained (both are raft-sintel)")
     parser.add_argument("--weights-dir", default=None, help="directory holding downloaded weights")
     parser.add_argument("--allow-unverified-weights", action="store_true",
                         help="accept a weights file whose sha256 does not match the registry")
-    parser.add_argument("--updates", type=int, default=20, help="RAFT refinement iterations (reference: 20)")
-    parser.add_argument("--crop", type=int, default=224, help="centre crop of the padded flow (reference: 224)")
-    parser.add_argument("--min-side", type=int, default=256, help="frames are resized so the shorter side is this")
+    parser.add_argument("--updates", type=positive_int, default=20,
+                        help="RAFT refinement iterations (reference: 20)")
+    parser.add_argument("--crop", type=positive_int, default=224,
+                        help="centre crop of the padded flow, at most --min-side (reference: 224)")
+    parser.add_argument("--min-side", type=positive_int, default=256,
+                        help="frames are resized so the shorter side is this (RAFT: at least 121)")
     parser.add_argument("--reencode", action="store_true",
                         help="decode through the reference's lossy x264 25 fps re-encode (as `unav extract --reencode`)")
     parser.add_argument("--dis-preset", choices=("ultrafast", "fast", "medium"), default="medium",
@@ -60,17 +65,33 @@ def build_computer(args: argparse.Namespace):
         from ..features.dis import DisFlowComputer
 
         return DisFlowComputer(preset=args.dis_preset, crop=args.crop), {"weights": None}
-    import torch
-
+    from ..device import resolve_device
     from ..features.raft import FlowComputer
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UnavError(f"--device {args.device} requested but CUDA is not available (use --device cpu)")
+    device = resolve_device(args.device, "--device")
     path, entry = _raft_weights(args)
-    batch_size = args.batch_size or (32 if args.device.startswith("cuda") else 8)
-    computer = FlowComputer(path, seed=args.seed, num_flow_updates=args.updates, device=args.device,
+    batch_size = args.batch_size or (32 if device.type == "cuda" else 8)
+    computer = FlowComputer(path, seed=args.seed, num_flow_updates=args.updates, device=device,
                             batch_size=batch_size, crop=args.crop)
     return computer, entry
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that cannot be written or would replace the video, a crop that
+    cannot fit the frames and a device this machine does not have."""
+    from ..device import resolve_device
+    from ..features.raft import check_min_side
+    from ..io import check_output_file
+    from ..media.trim import check_not_same_file
+
+    check_output_file(args.out, "--out")
+    check_not_same_file(Path(args.video), Path(args.out), "--out")
+    if args.crop > args.min_side:
+        raise UnavError(f"--crop {args.crop} is larger than --min-side {args.min_side}; expected a crop that fits "
+                        f"the frames (1 <= --crop <= --min-side)")
+    if args.method == "raft":
+        check_min_side(args.min_side)
+        resolve_device(args.device, "--device")
 
 
 def _counted(frames: Iterator[np.ndarray], meta: dict) -> Iterator[np.ndarray]:
@@ -91,14 +112,15 @@ def _progress(codes: Iterator[np.ndarray], total: int | None, enabled: bool, des
 
 def run(args: argparse.Namespace) -> int:
     from ..features.flowfile import write_flow_file
+    from ..io import remove_stale_temporaries
     from ..media.frames import iter_frames
     from ..media.probe import probe
 
     video = Path(args.video)
     vid = video.stem
-    if not video.is_file():
-        raise UnavError(f"{vid}: video file {video} does not exist")
+    check_arguments(args)
     info = probe(video)
+    remove_stale_temporaries([args.out])
     computer, weights_entry = build_computer(args)
     meta = {**computer.meta(), **weights_entry, "video": str(video), "video_id": vid, "fps": 25.0,
             "min_side": args.min_side, "reencode": args.reencode, "frames": 0}

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .ranges import number, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="input video file")
-    parser.add_argument("--start", type=float, required=True, help="window start in seconds")
-    parser.add_argument("--end", type=float, required=True, help="window end in seconds (cut to the video's end "
-                                                                  "if it is shorter, with a warning)")
-    parser.add_argument("--out", type=Path, required=True, help="output .mp4")
-    parser.add_argument("--threads", type=int, default=None, help="ffmpeg threads (default: ffmpeg's choice)")
+    parser.add_argument("--start", type=number(0), required=True, help="window start in seconds")
+    parser.add_argument("--end", type=number(0, low_open=True), required=True,
+                        help="window end in seconds (cut to the video's end if it is shorter, with a warning)")
+    parser.add_argument("--out", type=Path, required=True, help="output .mp4 (not the input video)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="ffmpeg threads (default: ffmpeg's choice)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -156,6 +156,15 @@ def build_raft(weights: str | os.PathLike = "random", seed: int = 0) -> tuple[RA
     return model.eval(), ident
 
 
+def check_min_side(min_side: int, option: str = "--min-side") -> None:
+    """Refuse, before any work, a frame size RAFT cannot run on (its padded shorter side must reach
+    MIN_PADDED_SIDE)."""
+    if min(padded_size(min_side, min_side)) < MIN_PADDED_SIDE:
+        smallest = MIN_PADDED_SIDE - 7   # padding to a multiple of 8 lifts 121 .. 128 to 128
+        raise UnavError(f"{option} {min_side} is too small for RAFT flow: expected {option} >= {smallest} "
+                        f"(padded sides must be at least {MIN_PADDED_SIDE}), or the dis flow method")
+
+
 def frames_to_input(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 RGB frames [N, H, W, 3] -> padded RAFT input [N, 3, Hp, Wp] in [-1, 1] (sintel-mode replicate pad)."""
     frames = np.ascontiguousarray(frames)

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import UnavError
-from ..io import write_json, write_text
+from ..io import check_output_file, remove_stale_temporaries, write_json, write_text
 from .probe import probe
+from .trim import same_file
 from .videolist import check_safe_stem
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,21 @@ class Attempt:
     stderr: str
 
 
+URL_SCHEMES = ("http", "https", "file")
+
+
 def build_url(template: str, video_id: str) -> str:
     """The URL of `video_id`: `{id}` in the template replaced (no other placeholders)."""
+    from urllib.parse import urlsplit
+
     if "{id}" not in template:
         raise UnavError(f"URL template {template!r} has no {{id}} placeholder")
-    return template.replace("{id}", video_id)
+    url = template.replace("{id}", video_id)
+    parts = urlsplit(url)
+    if parts.scheme not in URL_SCHEMES or not (parts.netloc or parts.path) or any(c.isspace() for c in url):
+        raise UnavError(f"URL template {template!r}: {url!r} is not a URL yt-dlp can fetch; expected an http://, "
+                        f"https:// or file:// URL without spaces (e.g. {DEFAULT_URL_TEMPLATE})")
+    return url
 
 
 def ytdlp_command(url: str, dest: Path, opts: DownloadOptions) -> list[str]:
@@ -162,6 +173,23 @@ def _remove(path: Path) -> None:
         pass
 
 
+def check_options(out: Path, status_path: Path, opts: DownloadOptions) -> None:
+    """Refuse, before yt-dlp runs, outputs that cannot be written or collide, nonsense numbers and a missing
+    cookies file (yt-dlp would only fail after connecting)."""
+    check_output_file(out, "--out")
+    check_output_file(status_path, "--status")
+    if same_file(out, status_path):
+        raise UnavError(f"--out {out} and --status {status_path} are the same file; expected two different paths "
+                        f"(the status JSON would replace the video)")
+    if opts.retries < 0 or not 0 <= opts.backoff < float("inf"):
+        raise UnavError(f"retries {opts.retries} and backoff {opts.backoff} s: expected both >= 0")
+    if opts.timeout is not None and not 0 < opts.timeout < float("inf"):
+        raise UnavError(f"timeout {opts.timeout} s: expected a positive number of seconds")
+    if opts.cookies and not Path(opts.cookies).is_file():
+        what = "is a folder" if Path(opts.cookies).is_dir() else "does not exist"
+        raise UnavError(f"--cookies {opts.cookies} {what}; expected a cookies.txt file (Netscape format) for yt-dlp")
+
+
 def download_video(video_id: str, out: str | Path, status_path: str | Path, opts: DownloadOptions | None = None,
                    strict: bool = False, sleep: Callable[[float], None] = time.sleep, force: bool = False) -> dict:
     """Download `video_id` to `out`, write and return its status dict. With `strict`, a failure raises
@@ -171,6 +199,7 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
     check_safe_stem(video_id)
     out, status_path = Path(out), Path(status_path)
     url = build_url(opts.url_template, video_id)
+    check_options(out, status_path, opts)
     previous = read_status(status_path)
     if previous and previous.get("ok") and previous.get("id") == video_id and out.is_file():
         log.info("%s: already downloaded (%s)", video_id, out)
@@ -181,6 +210,7 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
                         f"download, kept until one succeeds)")
     if previous and not previous.get("ok"):
         log.info("%s: retrying after an earlier failure (%s)", video_id, previous.get("reason"))
+    remove_stale_temporaries([out, status_path])   # what a killed run of this download left half-written
     out.parent.mkdir(parents=True, exist_ok=True)
 
     status = {"id": video_id, "ok": False, "reason": "", "kind": "error", "attempts": 0, "url": url,

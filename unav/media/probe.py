@@ -125,12 +125,21 @@ def iso_bmff_truncation(path: str | os.PathLike) -> str | None:
     return None
 
 
+def check_media_path(path: Path, expected: str = "a video file") -> None:
+    """Refuse a path that is not a file, saying what it is instead: absent, a folder, or something else."""
+    if path.is_dir():
+        raise UnavError(f"{path} is a folder; expected {expected}")
+    if not path.exists():
+        raise UnavError(f"{path}: file not found; expected {expected}")
+    if not path.is_file():
+        raise UnavError(f"{path} is not a regular file (a device, pipe or socket); expected {expected}")
+
+
 def probe(path: str | os.PathLike, require_video: bool = True) -> VideoInfo:
     """Inspect `path`. Raises UnavError for a missing, empty, unreadable or truncated file, and (when
     `require_video`) for a file without a video stream or with zero duration."""
     p = Path(path)
-    if not p.is_file():
-        raise UnavError(f"{p}: file not found (expected a video file)")
+    check_media_path(p)
     if p.stat().st_size == 0:
         raise UnavError(f"{p}: file is empty (0 bytes); expected a video file")
     cut = iso_bmff_truncation(p)

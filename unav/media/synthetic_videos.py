@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UnavError
-from ..io import atomic_path, write_json, write_text
+from ..io import atomic_path, remove_stale_temporaries, write_json, write_text
 from .ffmpeg import base_args, input_arg, tail
 
 log = logging.getLogger(__name__)
@@ -298,14 +298,17 @@ def _split(n: int, splits: tuple[float, float], rng: np.random.Generator) -> lis
     return list(subsets[rng.permutation(n)])
 
 
+MAX_SIDE = 4096   # frames are rendered in memory, several at a time
+
+
 def parse_size(text: str) -> tuple[int, int]:
-    """'160x120' -> (160, 120); even sizes >= 32 (H.264 4:2:0)."""
+    """'160x120' -> (160, 120); even sizes of 32 .. MAX_SIDE (H.264 4:2:0)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise UnavError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 160x120") from None
-    if w < 32 or h < 32 or w % 2 or h % 2:
-        raise UnavError(f"size {text!r}: expected even width and height of at least 32 pixels")
+        raise UnavError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 160x120") from None
+    if not (32 <= w <= MAX_SIDE and 32 <= h <= MAX_SIDE) or w % 2 or h % 2:
+        raise UnavError(f"--size {text!r}: expected even width and height of 32 to {MAX_SIDE} pixels")
     return w, h
 
 
@@ -317,8 +320,10 @@ def make_demo_videos(out_dir: str | Path, num: int = 30, seed: int = 0, size: tu
         raise UnavError(f"num_classes {num_classes}: expected 1..{len(CLASSES)}")
     if num < 1:
         raise UnavError(f"num {num}: expected at least one video")
-    if not 4.0 <= min_s <= max_s:
-        raise UnavError(f"durations [{min_s}, {max_s}] s: expected 4 <= min <= max")
+    if not 4.0 <= min_s <= max_s < float("inf"):
+        raise UnavError(f"durations [{min_s}, {max_s}] s: expected 4 <= min <= max (finite)")
+    if seed < 0 or workers < 1:
+        raise UnavError(f"seed {seed}, workers {workers}: expected seed >= 0 and at least one worker")
     out = Path(out_dir).resolve()
     width, height = size
     classes = CLASSES[:num_classes]
@@ -344,7 +349,9 @@ def make_demo_videos(out_dir: str | Path, num: int = 30, seed: int = 0, size: tu
         log.debug("%s: %.2f s, %d event(s)", plans[i].video_id, plans[i].duration, len(plans[i].events))
 
     # numpy rendering and the ffmpeg subprocess both run outside the GIL, so threads overlap well.
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    remove_stale_temporaries([out / "videos" / f"{p.video_id}.mp4" for p in plans]
+                             + [out / name for name in ("annotations.json", "videos.csv", "info.json")])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(encode, range(num)))
 
     database = {}

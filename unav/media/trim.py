@@ -10,16 +10,36 @@ with a warning; a start at or past the source's end is an error naming the file.
 from __future__ import annotations
 
 import logging
+import math
+import os
 from pathlib import Path
 
 from ..errors import UnavError
-from ..io import atomic_path
+from ..io import atomic_path, check_output_file, remove_stale_temporaries
 from .ffmpeg import input_arg, run_ffmpeg
 from .probe import VideoInfo, probe
 
 log = logging.getLogger(__name__)
 
 MIN_CLIP_S = 0.04  # shortest cut accepted (one frame at 25 fps)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two spellings name one file: the same resolved path (./a vs a, symlinks) or, for two existing
+    paths, the same inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # one of them does not exist (yet)
+        return False
+
+
+def check_not_same_file(src: Path, dst: Path, option: str = "--out") -> None:
+    """Refuse an output that is the input itself: writing it would destroy the input."""
+    if same_file(src, dst):
+        raise UnavError(f"{option} {dst} is the input video {src} itself; expected a different output path "
+                        f"(the input is left unchanged)")
 
 
 def trim_command(src: Path, dst: Path, start: float, length: float, has_audio: bool,
@@ -40,8 +60,12 @@ def trim_video(src: str | Path, dst: str | Path, start: float, end: float,
                threads: int | None = None) -> VideoInfo:
     """Cut `src` to [start, end] seconds into `dst` (atomically); returns the probe of the output."""
     src, dst = Path(src), Path(dst)
-    if not (start >= 0 and end > start):
-        raise UnavError(f"{src}: cannot cut [{start:g}, {end:g}] s; expected 0 <= start < end")
+    check_output_file(dst, "--out")
+    check_not_same_file(src, dst)
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+        raise UnavError(f"{src}: cannot cut [{start:g}, {end:g}] s; expected 0 <= start < end (finite seconds)")
+    if threads is not None and threads < 1:
+        raise UnavError(f"{src}: {threads} ffmpeg threads; expected at least 1 (or none for ffmpeg's choice)")
     info = probe(src)
     if start >= info.duration - MIN_CLIP_S:
         raise UnavError(f"{src}: start {start:g} s is at or past the end of the video ({info.duration:g} s); "
@@ -50,6 +74,7 @@ def trim_video(src: str | Path, dst: str | Path, start: float, end: float,
         log.warning("%s: the video lasts %.3f s, shorter than the requested end %.3f s; cutting to its end",
                     src, info.duration, end)
         end = info.duration
+    remove_stale_temporaries([dst])   # what a killed cut of this output left half-written
     with atomic_path(dst, suffix=".mp4") as tmp:
         run_ffmpeg(trim_command(src, tmp, start, end - start, info.has_audio, threads), what=f"trim {src}")
         try:
