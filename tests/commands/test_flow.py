@@ -11,13 +11,22 @@ from unav.features.flowfile import read_flow_file
 from unav.media.ffmpeg import ffmpeg_exe
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flowclip") / "clip_a.mp4"
+def _make_clip(path, seconds):
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-                    "-i", "testsrc=size=170x128:rate=25:duration=0.4", "-pix_fmt", "yuv420p", str(path)],
+                    "-i", f"testsrc=size=170x128:rate=25:duration={seconds}", "-pix_fmt", "yuv420p", str(path)],
                    check=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return _make_clip(tmp_path_factory.mktemp("flowclip") / "clip_a.mp4", 0.4)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """Long enough for one I3D row (25 frames)."""
+    return _make_clip(tmp_path_factory.mktemp("flowclip") / "clip_b.mp4", 1.04)
 
 
 def test_flow_raft_random(clip, tmp_path) -> None:
@@ -49,7 +58,7 @@ def test_flow_errors(clip, tmp_path, capsys) -> None:
     assert "nope.mp4" in capsys.readouterr().err
     assert main(["flow", str(clip), "--out", str(out), "--weights", "random", "--crop", "224",
                  "--min-side", "128", "--no-progress"]) == 2
-    assert "does not fit" in capsys.readouterr().err
+    assert "--crop 224 is larger than --min-side 128" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -75,23 +84,21 @@ def test_flow_pretrained_file_from_weights_dir(clip, tmp_path, capsys) -> None:
     assert meta["weights"] == wfile.name
 
 
-def test_extract_from_flow_file_records_the_files_settings(clip, tmp_path, capsys, caplog) -> None:
+def test_extract_from_flow_file_records_the_files_settings(long_clip, tmp_path, capsys) -> None:
     """Features made from a `.flow` file carry that file's RAFT updates, not extract's default of 20: `unav detect`
     reproduces extraction from these settings."""
     import json
 
-    flow = tmp_path / "clip_a.flow"
-    assert main(["flow", str(clip), "--out", str(flow), "--weights", "random", "--updates", "3", "--crop", "64",
-                 "--min-side", "128", "--batch-size", "4", "--no-progress"]) == 0
+    flow = tmp_path / "clip_b.flow"
+    assert main(["flow", str(long_clip), "--out", str(flow), "--weights", "random", "--updates", "3", "--crop", "64",
+                 "--min-side", "128", "--batch-size", "8", "--no-progress"]) == 0
     out = tmp_path / "feats"
     common = ["--streams", "flow", "--out-dir", str(out), "--weights", "random", "--crop", "64", "--min-side", "128",
               "--no-progress"]
-    assert main(["extract", str(clip), "--flow", str(flow), "--flow-method", "raft", *common]) == 0
-    prov = json.loads((out / "clip_a.json").read_text())
-    assert prov["settings"]["flow_updates"] == 3 and prov["flow"]["updates"] == 3
-    # a RAFT file read as DIS flow is refused (the video fails, exit 1), naming the file and both methods
+    assert main(["extract", str(long_clip), "--flow", str(flow), "--flow-method", "raft", *common]) == 0
+    prov = json.loads((out / "clip_b.json").read_text())
+    assert prov["settings"]["flow_updates"] == 3 and prov["flow"]["updates"] == 3 and prov["rows"] == {"flow": 1}
+    # a RAFT file read as DIS flow is refused (the only video fails: exit 2), naming the file and both methods
     capsys.readouterr()
-    caplog.clear()
-    assert main(["extract", str(clip), "--flow", str(flow), "--flow-method", "dis", *common]) == 1
-    assert "clip_a" in capsys.readouterr().err
-    assert "clip_a.flow holds raft flow, expected dis" in caplog.text
+    assert main(["extract", str(long_clip), "--flow", str(flow), "--flow-method", "dis", *common]) == 2
+    assert "clip_b.flow holds raft flow, expected dis" in capsys.readouterr().err

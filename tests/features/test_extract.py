@@ -118,11 +118,15 @@ def test_provenance_contents(tmp_path):
         "-dashed_id.json", "-dashed_id_flow.npy", "-dashed_id_rgb.npy", "-dashed_id_vggish.npy"]
 
 
-def test_short_video_gives_empty_rows(tmp_path):
-    video = make_video(tmp_path / "short.mp4", frames=20, audio=False)
-    prov = extract_video(video, tmp_path, streams=("rgb", "flow"), **FAST)
-    assert prov["rows"] == {"rgb": 0, "flow": 0} and prov["frames"] == 20
-    assert np.load(tmp_path / "short_rgb.npy").shape == (0, 1024)
+def test_video_shorter_than_one_window_is_refused(tmp_path):
+    """24 frames give no I3D row (the window needs 25): refused before decoding, nothing written; 25 give one."""
+    video = make_video(tmp_path / "short.mp4", frames=24, audio=False)
+    with pytest.raises(UnavError, match=r"short: .*short.mp4 lasts 0.96 s: too short .* at least 1 s"):
+        extract_video(video, tmp_path / "out", streams=("rgb", "flow"), **FAST)
+    assert not (tmp_path / "out").exists()
+    prov = extract_video(make_video(tmp_path / "one.mp4", frames=25, audio=False), tmp_path / "out",
+                         streams=("rgb", "flow"), **FAST)
+    assert prov["rows"] == {"rgb": 1, "flow": 1} and prov["frames"] == 25
 
 
 def test_failure_leaves_no_partial_outputs(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -26,9 +26,13 @@ from ..io import atomic_path
 from .i3d import FEATURE_DIM, I3D, build_i3d
 from .windows import STACK, STEP, WindowStream, batches, window_count
 
+if TYPE_CHECKING:
+    from ..media.probe import VideoInfo
+
 log = logging.getLogger(__name__)
 
 FPS = 25.0
+MIN_FRAMES = STACK + 1   # one I3D row needs the reference's 25-frame buffer
 STREAMS = ("rgb", "flow", "vggish")
 FLOW_METHODS = ("raft", "dis")
 VGGISH_DIM = 128
@@ -67,19 +71,82 @@ class ExtractSettings:
             raise UnavError(f"unknown flow method {self.flow_method!r}; choose from {', '.join(FLOW_METHODS)}")
         if self.weights not in ("random", "pretrained"):
             raise UnavError(f"weights must be 'random' or 'pretrained', got {self.weights!r}")
-        if self.batch_size < 1 or self.crop < 1 or self.min_side < 1 or self.chunk < 1:
-            raise UnavError("batch size, crop, min side and chunk must be positive integers")
+        for name in ("batch_size", "crop", "min_side", "chunk", "flow_updates"):
+            if getattr(self, name) < 1:
+                raise UnavError(f"{name} {getattr(self, name)}: expected an integer >= 1")
         if self.crop > self.min_side:
             raise UnavError(f"crop {self.crop} is larger than the frames' shorter side {self.min_side}")
         if self.raft_weights not in RAFT_WEIGHT_NAMES:
             raise UnavError(f"unknown RAFT weights {self.raft_weights!r}; choose from {', '.join(RAFT_WEIGHT_NAMES)}")
-        if self.hop_seconds <= 0:
-            raise UnavError(f"VGGish hop must be positive, got {self.hop_seconds}")
+        if not 0.01 <= self.hop_seconds < float("inf"):
+            raise UnavError(f"VGGish hop {self.hop_seconds}: expected a finite number of seconds >= 0.01")
 
 
 def video_id(path: str | os.PathLike) -> str:
     """Feature file id = the file stem (YouTube ids may start with '-')."""
     return Path(path).stem
+
+
+def minimum_seconds(streams: Iterable[str]) -> float:
+    """The shortest video that gives a row of every stream: 1 s for I3D (a 25-frame window at 25 fps), 0.975 s
+    for VGGish (one 0.96-s example of 25-ms frames)."""
+    from .vggish import MIN_SECONDS
+
+    streams = set(streams)
+    return max([MIN_FRAMES / FPS] * bool(streams & {"rgb", "flow"}) + [MIN_SECONDS] * ("vggish" in streams))
+
+
+def too_short(vid: str, path: str | os.PathLike, what: str, streams: Iterable[str]) -> UnavError:
+    """The refusal of a video without a single feature row; `what` says what was measured."""
+    from .vggish import MIN_SECONDS
+
+    return UnavError(f"{vid}: {path} {what}: too short for features; expected a video of at least "
+                     f"{minimum_seconds(streams):g} s (one I3D window is {MIN_FRAMES} frames at {FPS:g} fps, one "
+                     f"VGGish example {MIN_SECONDS:g} s of audio)")
+
+
+def check_video(path: str | os.PathLike, streams: Iterable[str]) -> VideoInfo:
+    """Probe `path` and refuse, before any work, a video that cannot give features of every stream: unreadable,
+    without the audio VGGish needs, or shorter than `minimum_seconds` (no rows). Returns the VideoInfo."""
+    from ..media.probe import probe
+    from .vggish import MIN_SECONDS
+
+    path, streams = Path(path), set(streams)
+    vid = video_id(path)
+    try:
+        info = probe(path)
+    except UnavError as err:
+        raise UnavError(f"{vid}: {err}") from err
+    if "vggish" in streams and not info.has_audio:
+        raise UnavError(f"{vid}: {path} has no audio track; VGGish needs one (expected a video with sound, "
+                        f"or leave vggish out of the streams)")
+    frames = int(round(info.duration * FPS))
+    if (streams & {"rgb", "flow"} and frames < MIN_FRAMES) or ("vggish" in streams and info.duration < MIN_SECONDS):
+        raise too_short(vid, path, f"lasts {info.duration:.2f} s", streams)
+    return info
+
+
+def check_outputs_spare_inputs(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                               streams: Iterable[str], flow_files: Sequence[str | os.PathLike | None]) -> None:
+    """Refuse outputs that would overwrite an input (a video or flow file named like a feature file), however
+    spelt: the same resolved path (./a, symlinks) or the same file (hard links). One pass, any number of videos."""
+    inputs: dict[object, Path] = {}
+    for given in [*paths, *(f for f in flow_files if f is not None)]:
+        given = Path(given)
+        inputs[given.resolve()] = given
+        with contextlib.suppress(OSError):
+            st = given.stat()
+            inputs[(st.st_dev, st.st_ino)] = given
+    for path in paths:
+        for out in output_paths(out_dir, video_id(path), streams).values():
+            hit = inputs.get(out.resolve())
+            if hit is None and out.exists():
+                st = out.stat()
+                hit = inputs.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                raise UnavError(f"{video_id(path)}: output {out} is the input {hit} itself; expected inputs "
+                                f"outside the --out-dir names {{id}}_{{stream}}.npy and {{id}}.json (rename it, "
+                                f"or choose another --out-dir)")
 
 
 def output_paths(out_dir: str | os.PathLike, vid: str, streams: Iterable[str]) -> dict[str, Path]:
@@ -195,11 +262,10 @@ def _resolve(name: str, settings: ExtractSettings) -> tuple[str, dict]:
     return str(path), entry
 
 
-def _device(name: str) -> torch.device:
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UnavError("--device cuda requested but CUDA is not available (use --device cpu)")
-    return dev
+def _device(name: str | torch.device) -> torch.device:
+    from ..device import resolve_device
+
+    return resolve_device(str(name), "--device")
 
 
 def _bar(desc: str, total: int | None, enabled: bool, unit: str = "row"):
@@ -260,21 +326,18 @@ class Extractor:
 
     # ---- one video ----------------------------------------------------------------------------------------
     def extract(self, path: str | os.PathLike, out_dir: str | os.PathLike,
-                flow_file: str | os.PathLike | None = None) -> dict:
+                flow_file: str | os.PathLike | None = None, info: VideoInfo | None = None) -> dict:
         """Write `{id}_{stream}.npy` for the requested streams and `{id}.json`; returns the provenance.
-        Nothing is written unless every stream succeeds."""
-        from ..media.probe import probe
+        Nothing is written unless every stream succeeds. `info`: what `check_video` returned for this path,
+        when the caller checked it already."""
+        from ..io import remove_stale_temporaries
 
         s = self.settings
         path = Path(path)
         vid = video_id(path)
-        try:
-            info = probe(path)
-        except UnavError as err:
-            raise UnavError(f"{vid}: {err}") from err
-        if "vggish" in s.streams and not info.has_audio:
-            raise UnavError(f"{vid}: {path} has no audio track; VGGish needs one (expected a video with sound, "
-                            f"or leave vggish out of the streams)")
+        info = info or check_video(path, s.streams)
+        outputs = output_paths(out_dir, vid, s.streams)
+        remove_stale_temporaries(outputs.values())   # what a killed run of these outputs left half-written
         arrays: dict[str, np.ndarray] = {}
         frames = 0
         flow_meta: dict | None = None
@@ -293,8 +356,10 @@ class Extractor:
                     raise UnavError(f"{vid}: {err}") from err
                 bar.update(1)
             arrays["vggish"] = np.asarray(emb, dtype=np.float32).reshape(-1, VGGISH_DIM)
+            if not len(arrays["vggish"]):
+                raise too_short(vid, path, f"has audio of less than {minimum_seconds(['vggish']):g} s", s.streams)
         prov = self._provenance(vid, path, info, frames, arrays, flow_meta, flow_file)
-        write_outputs(output_paths(out_dir, vid, s.streams), arrays, prov)
+        write_outputs(outputs, arrays, prov)
         return prov
 
     def _visual(self, path: Path, vid: str, info, flow_file) -> tuple[int, dict[str, np.ndarray], dict | None]:
@@ -358,8 +423,8 @@ class Extractor:
         for name, arr in out.items():
             if arr.shape[0] != window_count(n):
                 raise UnavError(f"{vid}: {name} stream produced {arr.shape[0]} rows, expected {window_count(n)}")
-        if n and window_count(n) == 0:
-            log.warning("%s: only %d frames at 25 fps (< 25): no I3D rows", vid, n)
+        if window_count(n) == 0:
+            raise too_short(vid, path, f"decodes to {n} frame(s) at {FPS:g} fps", s.streams)
         return n, out, file_meta
 
     def _provenance(self, vid: str, path: Path, info, frames: int, arrays: dict[str, np.ndarray],
@@ -498,8 +563,10 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
                    settings: ExtractSettings | None = None, flow_files: Sequence[str | None] | None = None,
                    extractor: Extractor | None = None) -> BatchResult:
     """Extract many videos with one set of models; a failing video is recorded and the others go on. Inputs
-    that share a video id (the file name stem names the outputs) are refused before any work: the second would
-    overwrite the first's features."""
+    that share a video id (the file name stem names the outputs), an --out-dir that is a file and outputs that
+    would overwrite an input are refused before any work. Every video is checked (`check_video`) before the
+    models load, so a command line of bad videos fails fast."""
+    from ..io import check_output_dir
     from ..media.videolist import repeated_ids
 
     ids = [video_id(p) for p in paths]
@@ -509,14 +576,44 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
         raise UnavError(f"several inputs share the video id(s) {', '.join(dup)} ({', '.join(clash)}): their "
                         f"features would overwrite each other in {out_dir}; rename one, or extract them into "
                         f"separate --out-dir folders")
-    extractor = extractor or Extractor(settings)
-    result = BatchResult()
+    check_output_dir(out_dir, "--out-dir")
+    streams = (extractor.settings if extractor is not None else settings or ExtractSettings()).streams
     flow_files = list(flow_files) if flow_files is not None else [None] * len(paths)
+    check_outputs_spare_inputs(paths, out_dir, streams, flow_files)
+    result = BatchResult()
+    checked = []
     for path, flow_file in zip(paths, flow_files):
+        try:
+            info = check_video(path, streams)
+            if flow_file is not None:
+                _check_flow_file(flow_file, video_id(path))
+            checked.append((path, flow_file, info))
+        except UnavError as err:
+            _record_failure(result, video_id(path), err, len(paths) > 1)
+    if checked and extractor is None:
+        extractor = Extractor(settings)   # models load only when some video needs them
+    for path, flow_file, info in checked:
         vid = video_id(path)
         try:
-            result.done[vid] = extractor.extract(path, out_dir, flow_file)
+            result.done[vid] = extractor.extract(path, out_dir, flow_file, info=info)
         except (UnavError, OSError, RuntimeError, ValueError) as err:
-            log.error("%s", err if str(err).startswith(vid) else f"{vid}: {err}")
-            result.failed[vid] = str(err)
+            _record_failure(result, vid, err, len(paths) > 1)
+    result.failed = {vid: result.failed[vid] for vid in ids if vid in result.failed}   # input order
     return result
+
+
+def _check_flow_file(flow_file: str | os.PathLike, vid: str) -> None:
+    """A missing, truncated or foreign --flow file, found before the models load."""
+    from .flowfile import read_flow_meta
+
+    try:
+        read_flow_meta(flow_file)
+    except UnavError as err:
+        raise UnavError(f"{vid}: {err}") from err
+
+
+def _record_failure(result: BatchResult, vid: str, err: Exception, announce: bool) -> None:
+    """Keep the failure for the summary; with several videos, also say it as it happens."""
+    if announce:
+        log.error("%s", err if str(err).startswith(vid) else f"{vid}: {err}")
+    result.failed[vid] = str(err)

@@ -92,6 +92,8 @@ def _read_exact(fh: BinaryIO, n: int, path: Path, what: str) -> bytes:
 def read_flow_meta(path: str | os.PathLike) -> dict:
     """The trailer metadata (header meta + pairs, chunks, shape) of a flow file, checking its framing."""
     path = Path(path)
+    if path.is_dir():
+        raise UnavError(f"flow file {path} is a folder (expected the output of `unav flow`, a file)")
     if not path.is_file():
         raise UnavError(f"flow file {path} does not exist (expected the output of `unav flow`)")
     with open(path, "rb") as fh:

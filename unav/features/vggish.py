@@ -29,6 +29,8 @@ MEL_LOW_HZ, MEL_HIGH_HZ = 125.0, 7500.0
 LOG_OFFSET = 0.01
 EXAMPLE_FRAMES = 96     # 0.96 s at 100 frames/s
 EMBEDDING_DIM = 128
+MIN_SAMPLES = WINDOW + (EXAMPLE_FRAMES - 1) * HOP   # 15600: the audio of one example
+MIN_SECONDS = MIN_SAMPLES / SAMPLE_RATE             # 0.975 s
 
 
 def hertz_to_mel(hz: Tensor) -> Tensor:
