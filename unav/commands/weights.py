@@ -1,8 +1,11 @@
-"""`unav weights fetch [NAME…]` downloads and verifies extractor weights; `unav weights list` shows the cache."""
+"""`unav weights fetch [NAME…]` downloads and verifies extractor weights; `unav weights verify [NAME…]` checks the
+files already present (no download; exit 2 naming each missing or differing file); `unav weights list` shows the
+cache."""
 from __future__ import annotations
 
 import argparse
 
+from ..errors import UnavError
 from ..features import weights as W
 
 
@@ -11,19 +14,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch = sub.add_parser("fetch", help="download and verify weights (all registry entries by default)")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="registry names or file names (default: all)")
     fetch.add_argument("--force", action="store_true", help="download again even if a verified file is present")
+    verify = sub.add_parser("verify", help="check the present files against the registry (no download)")
+    verify.add_argument("names", nargs="*", metavar="NAME", help="registry names or file names (default: all)")
     lst = sub.add_parser("list", help="table of registry entries: present?, verified?, path")
-    for p in (fetch, lst):
+    for p in (fetch, verify, lst):
         p.add_argument("--weights-dir", default=None,
                        help="weights directory (default: $UNAV_WEIGHTS, then ~/.cache/unav/weights)")
         p.add_argument("--registry", default=None,
                        help="registry YAML (default: $UNAV_WEIGHTS_REGISTRY, then the packaged "
                             "unav/resources/weights.yaml)")
+    for p in (fetch, lst):
         p.add_argument("--allow-unverified-weights", action="store_true",
                        help="accept files whose checksum differs from the registry (with a warning)")
 
 
 def _list(args: argparse.Namespace) -> int:
-    root = W.weights_dir(args.weights_dir)
+    root = W.existing_dir(args.weights_dir)
     rows = [("name", "present", "verified", "path")]
     for name, entry in W.load_registry(args.registry).items():
         path = root / entry.file
@@ -47,5 +53,17 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    results = W.verify(args.names, args.weights_dir, registry=args.registry)
+    for name, (path, status, _) in results.items():
+        print(f"{name}\t{status}\t{path}")
+    bad = {name: problems for name, (_, status, problems) in results.items() if status in ("missing", "mismatch")}
+    if bad:
+        detail = "; ".join(f"{name}: {', '.join(problems)}" for name, problems in bad.items())
+        raise UnavError(f"{len(bad)} of {len(results)} weights file(s) failed verification ({detail}); run "
+                        f"`unav weights fetch {' '.join(bad)}` to download them again")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    return _fetch(args) if args.action == "fetch" else _list(args)
+    return {"fetch": _fetch, "verify": _verify, "list": _list}[args.action](args)

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import yaml
 
 from ..errors import UnavError
-from ..io import atomic_path
+from ..io import atomic_path, check_output_dir, remove_stale_temporaries
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -85,31 +86,63 @@ def _plain_name(name: object) -> bool:
             and "\0" not in name and not name.startswith("-") and Path(name).name == name)
 
 
+# checksum fields: (pattern of the lower-case value, what it must look like)
+_HEX_FIELDS = {"sha256": (r"[0-9a-f]{64}", "64 hex digits"), "sha256_prefix": (r"[0-9a-f]{1,64}", "hex digits"),
+               "git_blob": (r"[0-9a-f]{40}", "40 hex digits")}
+URL_SCHEMES = ("https", "http", "file")
+
+
+def _read_registry(p: Path | Traversable) -> Any:
+    """The parsed YAML of a registry file; unreadable or malformed files are UnavErrors naming it."""
+    expected = "expected a registry YAML like unav/resources/weights.yaml (from --registry or $UNAV_WEIGHTS_REGISTRY)"
+    if isinstance(p, Path) and p.is_dir():
+        raise UnavError(f"weights registry {p} is a folder; {expected}")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as err:
+        hint = ("the unav install lacks its package data unav/resources/weights.yaml; reinstall unav"
+                if p is PACKAGED_REGISTRY else expected)
+        raise UnavError(f"weights registry {p} cannot be read ({err}); {hint}") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise UnavError(f"weights registry {p} is not valid YAML{line}; {expected}") from err
+
+
+def _entry(p: Path | Traversable, name: object, spec: object) -> WeightEntry:
+    """One registry entry, checked: file and url present, a plain file name, known keys, well-formed checks."""
+    where = f"weights registry {p}: entry {name!r}"
+    if not isinstance(spec, dict) or not spec.get("file") or not spec.get("url"):
+        raise UnavError(f"{where} needs at least `file` and `url`")
+    if not _plain_name(spec["file"]):
+        raise UnavError(f"{where} has file {spec['file']!r}; expected a plain file name (no folders, no '..'): "
+                        f"files are written only inside the weights directory")
+    fields = [k for k in WeightEntry.__dataclass_fields__ if k != "name"]
+    unknown = [str(k) for k in spec if k not in fields]
+    if unknown:   # a misspelt checksum key would silently leave the file unchecked
+        raise UnavError(f"{where} has unknown key(s) {', '.join(unknown)}; expected only {', '.join(fields)}")
+    url = spec["url"]
+    if not isinstance(url, str) or url.split(":", 1)[0].lower() not in URL_SCHEMES or "://" not in url:
+        raise UnavError(f"{where} has url {url!r}; expected an https://, http:// or file:// URL")
+    known = {k: spec[k] for k in fields if k in spec}
+    for key, (pattern, shape) in _HEX_FIELDS.items():
+        if known.get(key) is not None:
+            known[key] = str(known[key]).lower()
+            if not re.fullmatch(pattern, known[key]):
+                raise UnavError(f"{where} has {key} {spec[key]!r}; expected {shape} (or null when unknown)")
+    size = known.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise UnavError(f"{where} has size {size!r}; expected a whole number of bytes >= 1 (or null)")
+    return WeightEntry(name=str(name), **known)
+
+
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntry]:
     """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or the packaged unav/resources/weights.yaml."""
     p = registry_path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as err:
-        hint = ("the unav install lacks its package data unav/resources/weights.yaml; reinstall unav"
-                if p is PACKAGED_REGISTRY else
-                "expected a registry YAML like unav/resources/weights.yaml (from --registry or $UNAV_WEIGHTS_REGISTRY)")
-        raise UnavError(f"weights registry {p} cannot be read ({err}); {hint}") from err
+    data = _read_registry(p)
     if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
         raise UnavError(f"weights registry {p}: expected a mapping `weights: {{name: {{file, url, ...}}}}`")
-    entries = {}
-    for name, spec in data["weights"].items():
-        if not isinstance(spec, dict) or not spec.get("file") or not spec.get("url"):
-            raise UnavError(f"weights registry {p}: entry {name!r} needs at least `file` and `url`")
-        if not _plain_name(spec["file"]):
-            raise UnavError(f"weights registry {p}: entry {name!r} has file {spec['file']!r}; expected a plain file "
-                            f"name (no folders, no '..'): files are written only inside the weights directory")
-        known = {k: spec.get(k) for k in WeightEntry.__dataclass_fields__ if k != "name" and k in spec}
-        for key in ("sha256", "sha256_prefix", "git_blob"):
-            if known.get(key) is not None:
-                known[key] = str(known[key]).lower()
-        entries[str(name)] = WeightEntry(name=str(name), **known)
-    return entries
+    return {str(name): _entry(p, name, spec) for name, spec in data["weights"].items()}
 
 
 def entry_for(name: str, registry: str | os.PathLike | None = None) -> WeightEntry:
@@ -225,11 +258,15 @@ def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = N
     `names` None or empty means every registry entry."""
     reg = load_registry(registry)
     wanted = [entry_for(n, registry) for n in (names or list(reg))]
-    root = _default_dir(weights_dir)
+    root = check_output_dir(_default_dir(weights_dir), "--weights-dir")
     root.mkdir(parents=True, exist_ok=True)
     results = {}
     for entry in wanted:
         dest = root / entry.file
+        if dest.is_dir():
+            raise UnavError(f"{entry.name}: {dest} is a folder; expected the weights file {entry.file} there "
+                            f"(move the folder away)")
+        remove_stale_temporaries([dest])   # what a killed download of this file left half-written
         if dest.is_file() and not force:
             digest = digest_file(dest)
             if not check(entry, digest):
@@ -245,6 +282,35 @@ def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = N
         digest, status = download(entry.url, dest, entry, allow_unverified)
         results[entry.name] = (dest, digest.sha256, status)
         log.info("%s: %s (%s)", entry.name, dest, status)
+    return results
+
+
+def existing_dir(weights_dir: str | os.PathLike | None = None) -> Path:
+    """The weights directory for reading (list, verify): it may be absent (nothing fetched yet), not a file."""
+    root = _default_dir(weights_dir)
+    if root.exists() and not root.is_dir():
+        raise UnavError(f"--weights-dir {root} is a file; expected the folder that holds the weights files "
+                        f"(default: $UNAV_WEIGHTS, then {DEFAULT_DIR})")
+    return root
+
+
+def verify(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = None,
+           registry: str | os.PathLike | None = None) -> dict[str, tuple[Path, str, list[str]]]:
+    """Check present files against the registry without downloading anything: {name: (path, status, problems)}
+    with status "verified", "no checksum", "missing" or "mismatch". `names` None or empty means every entry."""
+    reg = load_registry(registry)
+    wanted = [entry_for(n, registry) for n in (names or list(reg))]
+    root = existing_dir(weights_dir)
+    results = {}
+    for entry in wanted:
+        path = root / entry.file
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "missing"
+            results[entry.name] = (path, "missing", [f"{path} is {what} (expected {entry.file}, {entry.expected()})"])
+            continue
+        problems = check(entry, digest_file(path))
+        status = "mismatch" if problems else ("verified" if entry.has_checks else "no checksum")
+        results[entry.name] = (path, status, problems)
     return results
 
 
