@@ -87,11 +87,16 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
 
 
 def stale_temporaries(path: str | os.PathLike) -> list[Path]:
-    """Temporary files that `atomic_path` left beside `path` when a run was killed mid-write (`.NAME.XXXX.tmp.EXT`)."""
+    """Temporary files that `atomic_path` left beside `path` when a run was killed mid-write: exactly its names,
+    `.NAME.` + mkstemp's 8 random characters + `.tmp[.EXT]`, so no file of the user's can match."""
+    import re
+
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    return [p for p in path.parent.glob(f".{glob_escape(path.name)}.*.tmp*") if p.is_file()]
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp(\.[^.]+)?")
+    return [p for p in path.parent.glob(f".{glob_escape(path.name)}.*.tmp*")
+            if p.is_file() and pattern.fullmatch(p.name)]
 
 
 def remove_stale_temporaries(paths: Any) -> list[Path]:

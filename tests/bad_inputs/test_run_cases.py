@@ -95,13 +95,13 @@ def lr_is_float(ctx: Context) -> None:
 
 
 def stale_tmp(ctx: Context) -> None:
-    (ctx.path("{run}") / ".last.pt.k1ll3d.tmp.pt").write_bytes(b"half")
+    (ctx.path("{run}") / ".last.pt.k1ll3d00.tmp.pt").write_bytes(b"half")
     (ctx.path("{run}") / "notes.txt").write_text("mine")
 
 
 def notes_kept(ctx: Context) -> None:
     assert (ctx.path("{run}") / "notes.txt").read_text() == "mine"
-    assert not (ctx.path("{run}") / ".last.pt.k1ll3d.tmp.pt").exists()
+    assert not (ctx.path("{run}") / ".last.pt.k1ll3d00.tmp.pt").exists()
 
 
 def features_npy(name: str, array: np.ndarray | None = None, raw: bytes | None = None):
@@ -208,7 +208,7 @@ CASES = [
     Case("predict-out-below-file", PREDICT + ["--out", "{tmp}/f/p.json"], 2, "is a file",
          setup=write("f", "keep"), unchanged=("{tmp}/f",)),
     Case("predict-batch-negative", PREDICT + ["--out", "{tmp}/p.json", "--batch-size", "-3"], 2,
-         "expected a whole number >= 1, got -3", absent=("{tmp}/p.json",)),
+         "expected an integer >= 1, got -3", absent=("{tmp}/p.json",)),
     Case("predict-batch-zero", PREDICT + ["--out", "{tmp}/p.json", "--batch-size", "0"], 2, "got 0"),
     Case("predict-batch-text", PREDICT + ["--out", "{tmp}/p.json", "--batch-size", "many"], 2, "'many'"),
     Case("predict-device-name", PREDICT + ["--out", "{tmp}/p.json", "--device", "gpu"], 2, "not a device"),

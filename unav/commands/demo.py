@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import argparse
 
-from .argtypes import int_at_least, non_negative_int, positive_int
+from .ranges import integer, positive_int, random_seed
 
 MIN_VIDEOS = 20   # the demo's splits (60/20/20 %) need a train split of at least one batch (8) and a test split
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (data, run, predictions, metrics, plots)")
-    p.add_argument("--videos", type=int_at_least(MIN_VIDEOS), default=120,
+    p.add_argument("--videos", type=integer(MIN_VIDEOS), default=120,
                    help=f"number of synthetic videos (at least {MIN_VIDEOS}; default 120)")
     p.add_argument("--epochs", type=positive_int, default=None, help="cosine epochs (default: configs/demo.yaml)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the data and the training (0)")
+    p.add_argument("--seed", type=random_seed, default=0, help="seed of the data and the training (0)")
 
 
 def run(args: argparse.Namespace) -> int:

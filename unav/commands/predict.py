@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..io import check_output_file
-from .argtypes import positive_int
+from .ranges import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

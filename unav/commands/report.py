@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .argtypes import float_in, non_negative_int
+from .ranges import integer, number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, default=None, help="training run folder (its metrics.jsonl)")
     parser.add_argument("--failures", type=Path, default=None, help="failures.tsv of the downloads, if any")
     parser.add_argument("--split", default="test", help="split whose videos are drawn (test)")
-    parser.add_argument("--timelines", type=non_negative_int, default=3, help="number of timeline figures (3)")
-    parser.add_argument("--threshold", type=float_in(0.0, 1.0), default=0.3, help="score threshold of drawn predictions (0.3)")
+    parser.add_argument("--timelines", type=integer(0), default=3, help="number of timeline figures (3)")
+    parser.add_argument("--threshold", type=number(0.0, 1.0), default=0.3, help="score threshold of drawn predictions (0.3)")
 
 
 def run(args: argparse.Namespace) -> int:
