@@ -23,6 +23,9 @@ FAST = dict(weights="random", flow_method="dis", min_side=32, crop=16, batch_siz
 CLASSES = ("beep", "flash")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# Browser checks need Debian's chromium and chromedriver (scripts/setup.sh --system installs both).
+needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                                   reason="chromium/chromedriver not installed (scripts/setup.sh --system)")
 
 
 def make_clip(path: Path, seconds: float, freq: int = 440, size: str = "64x48", fps: int = 25,

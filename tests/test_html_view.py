@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect_support import Browser, check_page, make_clip
+from detect_support import Browser, check_page, make_clip, needs_browser
 from unav.html_view import render_page, video_entry, write_page
 
 EVENTS = [{"start": 0.5, "end": 1.5, "label": "beep", "score": 0.9},
           {"start": 2.0, "end": 3.5, "label": "flash", "score": 0.5},
           {"start": 3.0, "end": 3.8, "label": "beep", "score": 0.3}]
-needs_browser = pytest.mark.skipif(not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()),
-                                   reason="chromium/chromedriver not installed")
 
 
 def _entry(src="video.mp4", events=EVENTS, **kw):

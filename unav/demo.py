@@ -11,7 +11,7 @@ from .data.annotations import load_annotations
 from .infer import database_of, predict_checkpoint
 from .io import write_json
 from .metrics import evaluate_detections, format_table
-from .plots import plot_timeline
+from .timeline import plot_prediction_timeline
 from .train import train
 
 
@@ -51,8 +51,8 @@ def run_demo(out: str | Path, num_videos: int = 120, epochs: int | None = None, 
     plots = []
     for vid in ann.split("test")[:3]:
         gt = database[vid]["annotations"]
-        plots.append(str(plot_timeline(vid, database[vid]["duration"], results.get(vid, []),
-                                       out / "timelines" / f"{vid}.png", ground_truth=gt)))
+        plots.append(str(plot_prediction_timeline(out / "timelines" / f"{vid}.png", vid, database[vid]["duration"],
+                                                  results.get(vid, []), ground_truth=gt, classes=ann.classes)))
     return {"metrics": metrics, "table": format_table(metrics), "run_dir": str(run_dir),
             "predictions": str(pred_path), "metrics_path": str(out / "metrics.json"),
             "curves": str(run_dir / "training_curves.png"), "timelines": plots}

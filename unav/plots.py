@@ -1,8 +1,9 @@
-"""Figures people look at: training curves and event timelines (ground truth vs predictions, paper Fig. 5)."""
+"""Figures of a run and its evaluation: training curves, per-class AP. Event timelines (paper Fig. 5) are
+drawn by unav.timeline."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib
 
@@ -12,11 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 
-def _save(fig, path: str | Path) -> Path:
+def _save(fig, path: str | Path, dpi: int = 110) -> Path:
     path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -41,49 +44,21 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_timeline(video_id: str, duration: float, predictions: Sequence[dict], path: str | Path,
-                  ground_truth: Sequence[dict] | None = None, threshold: float = 0.3,
-                  waveform=None, thumbnails=None) -> Path:
-    """One row per class: ground-truth bars (grey, above) and predicted bars (coloured, alpha = score).
-    Optional audio waveform (1-D array over [0, duration]) and frame thumbnails ([n, h, w, 3]) strips below."""
-    import numpy as np
-
-    preds = [p for p in predictions if p["score"] >= threshold]
-    labels = sorted({p["label"] for p in preds} | {g["label"] for g in (ground_truth or [])})
-    extra = int(waveform is not None) + int(thumbnails is not None)
-    heights = [max(1.5, 0.45 * len(labels) + 0.8)] + [0.8] * extra
-    fig, axes = plt.subplots(1 + extra, 1, figsize=(12, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights}, sharex=True)
-    ax = axes[0, 0]
-    cmap = plt.get_cmap("tab10")
-    for row, label in enumerate(labels):
-        y = len(labels) - 1 - row
-        for g in (ground_truth or []):
-            if g["label"] == label:
-                s, e = g["segment"]
-                ax.broken_barh([(s, e - s)], (y + 0.05, 0.35), color="0.35")
-        for p in preds:
-            if p["label"] == label:
-                s, e = p["segment"]
-                ax.broken_barh([(s, e - s)], (y - 0.4, 0.4), color=cmap(row % 10), alpha=0.3 + 0.7 * p["score"])
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels(list(reversed(labels)))
-    ax.set_xlim(0, duration)
-    ax.set_ylim(-0.6, max(len(labels), 1) - 0.4)
-    title = f"{video_id}: predictions (score >= {threshold})"
-    ax.set_title(title + (" vs ground truth (grey)" if ground_truth is not None else ""))
-    ax.grid(axis="x", alpha=0.3)
-    i = 1
-    if waveform is not None:
-        w = np.asarray(waveform, dtype=np.float32)
-        axes[i, 0].plot(np.linspace(0, duration, len(w)), w, lw=0.5, color="0.2")
-        axes[i, 0].set_yticks([])
-        axes[i, 0].set_ylabel("audio")
-        i += 1
-    if thumbnails is not None:
-        strip = np.concatenate(list(thumbnails), axis=1)
-        axes[i, 0].imshow(strip, extent=(0, duration, 0, 1), aspect="auto")
-        axes[i, 0].set_yticks([])
-        axes[i, 0].set_ylabel("frames")
-    axes[-1, 0].set_xlabel("time (s)")
-    return _save(fig, path)
+def plot_per_class_ap(metrics: Mapping[str, Any], path: str | Path) -> Path:
+    """Bar chart of each class's AP averaged over the tIoU thresholds, best first; written atomically."""
+    rows = sorted(((v["average"], name) for name, v in metrics["per_class_AP"].items()), reverse=True)
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.16 * n + 1.5), 4.5))
+    ax.bar(range(len(rows)), [100 * ap for ap, _ in rows], color="#3b75af")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([name for _, name in rows], rotation=90, fontsize=6 if n > 30 else 8)
+    avg = metrics.get("average_mAP")
+    if avg is not None:
+        ax.axhline(100 * avg, color="#c44e52", lw=1, ls="--", label=f"mAP (avg. 0.1:0.9) = {100 * avg:.1f}")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylabel("AP (%), mean over tIoU 0.1:0.9")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_title(f"Per-class AP, {metrics.get('split', '')} split ({len(rows)} classes)")
+    fig.tight_layout()
+    return _save(fig, path, dpi=120)

@@ -75,7 +75,7 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
                  run_dir: str | os.PathLike | None = None, failures: str | os.PathLike | None = None,
                  split: str = "test", timelines: int = 3, threshold: float = 0.3) -> dict[str, Any]:
     """Write the report files (see the module docstring) and return the summary."""
-    from .plots import plot_timeline
+    from .timeline import plot_prediction_timeline
 
     metrics = _read_json(metrics_path, "metrics file")
     if not isinstance(metrics, dict):
@@ -96,8 +96,8 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
     chosen = choose_timeline_videos(database, split, timelines)
     for vid in chosen:
         entry = database[vid]
-        plot_timeline(vid, float(entry["duration"]), results.get(vid, []), tl_dir / f"{vid}.png",
-                      ground_truth=entry.get("annotations", []) or [], threshold=threshold)
+        plot_prediction_timeline(tl_dir / f"{vid}.png", vid, float(entry["duration"]), results.get(vid, []),
+                                 ground_truth=entry.get("annotations", []) or [], threshold=threshold)
 
     best = None
     if run_dir is not None and (Path(run_dir) / "metrics.jsonl").is_file():

@@ -244,3 +244,19 @@ def plot_detection_timeline(path: str | os.PathLike, duration: float, events: Se
         fig.savefig(tmp, dpi=layout.dpi, format="png")
     plt.close(fig)
     return path
+
+
+def plot_prediction_timeline(path: str | os.PathLike, video_id: str, duration: float, predictions: Sequence[dict],
+                             ground_truth: Sequence[dict] | None = None, threshold: float = 0.3,
+                             classes: Sequence[str] | None = None) -> Path:
+    """Fig. 5 for a video of a predictions.json (entries `{segment: [s, e], label, score}`) against its annotations
+    (`{segment, label}`): the detect timeline without waveform and frames, predictions at or above `threshold`."""
+    def events(entries: Sequence[dict], scored: bool) -> list[dict]:
+        return [{"start": float(e["segment"][0]), "end": float(e["segment"][1]), "label": e["label"],
+                 **({"score": float(e["score"])} if scored else {})}
+                for e in entries if not scored or float(e["score"]) >= threshold]
+
+    gt = None if ground_truth is None else events(ground_truth, scored=False)
+    title = f"{video_id}: predictions (score >= {threshold})" + (" vs ground truth" if gt is not None else "")
+    return plot_detection_timeline(path, duration, events(predictions, scored=True), title=title,
+                                   ground_truth=gt, classes=classes)

@@ -43,8 +43,14 @@ def test_every_stage_ran(demo_run):
 
 
 def test_flow_is_temporary(demo_run):
-    flow_dir = demo_run.workdir / "results/flow"
-    assert not flow_dir.exists() or not list(flow_dir.glob("*.flow"))   # temp(): removed once I3D used them
+    """Each video's .flow file was written (its log says where) and removed once I3D used it (temp())."""
+    res = demo_run.workdir / "results"
+    ids = _ok_ids(demo_run.workdir)
+    assert ids
+    for vid in ids:
+        written = f"-> results/flow/{vid}.flow"
+        assert written in (res / "logs" / "flow" / f"{vid}.log").read_text(), vid
+        assert not (res / "flow" / f"{vid}.flow").exists(), vid
 
 
 def test_logs_and_benchmarks_per_job(demo_run):

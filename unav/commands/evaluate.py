@@ -62,34 +62,6 @@ def _outputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return out, plot
 
 
-def plot_per_class_ap(metrics: Mapping[str, Any], path: Path) -> None:
-    """Bar chart of each class's AP averaged over the tIoU thresholds, best first; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = sorted(((v["average"], name) for name, v in metrics["per_class_AP"].items()), reverse=True)
-    n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.16 * n + 1.5), 4.5))
-    ax.bar(range(len(rows)), [100 * ap for ap, _ in rows], color="#3b75af")
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([name for _, name in rows], rotation=90, fontsize=6 if n > 30 else 8)
-    avg = metrics.get("average_mAP")
-    if avg is not None:
-        ax.axhline(100 * avg, color="#c44e52", lw=1, ls="--", label=f"mAP (avg. 0.1:0.9) = {100 * avg:.1f}")
-        ax.legend(loc="upper right", fontsize=8)
-    ax.set_ylabel("AP (%), mean over tIoU 0.1:0.9")
-    ax.set_ylim(0, 100)
-    ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_title(f"Per-class AP, {metrics.get('split', '')} split ({len(rows)} classes)")
-    fig.tight_layout()
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png", dpi=120)
-    finally:
-        plt.close(fig)
-
 
 def run(args: argparse.Namespace) -> int:
     out, plot = _outputs(args)
@@ -107,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
           f"{metrics['num_evaluated_predictions']} predictions evaluated "
           f"({metrics['num_ignored_predictions']} ignored) -> {out}")
     if plot is not None:
+        from ..plots import plot_per_class_ap
+
         plot_per_class_ap(metrics, plot)
         print(f"per-class AP chart -> {plot}")
     return 0
