@@ -184,10 +184,6 @@ def all_features(wildcards=None):
     return feature_files(downloaded_ids())
 
 
-def mem(mb):
-    return mb
-
-
 def train_config():
     """The training config file: a YAML path (as given, or relative to the workflow) or the name of a config
     known to unav (`defaults.yaml`, `demo.yaml`, `variants/…`), resolved to the packaged file so that
