@@ -52,6 +52,11 @@ def _set_rng_state(state: dict) -> None:
 
 
 class Trainer:
+    """One training run: model, EMA, optimizer and schedule, data order, checkpoints and the metrics log.
+
+    Built from a validated config, the annotations and a features folder; `fit()` runs the remaining epochs, so a
+    Trainer restored with `resume()` continues exactly where the run stopped. Under torchrun every process holds
+    one replica (DistributedDataParallel) and rank 0 writes the run folder."""
     def __init__(self, cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path):
         self.cfg, self.ann, self.feat_dir, self.out = cfg, annotations, Path(feat_dir), Path(out_dir)
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -121,6 +126,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- checkpoints
     def checkpoint(self) -> dict:
+        """Everything needed to resume (optimizer, schedule, random state) and to predict (config, classes,
+        feature provenance), as a plain dict for `torch.save`."""
         return {
             "format": FORMAT, "unav_version": __version__, "config": self.cfg, "classes": self.ann.classes,
             "model": self.model.state_dict(), "ema": self.ema.module.state_dict(), "ema_updates": self.ema.updates,
@@ -131,6 +138,7 @@ class Trainer:
         }
 
     def resume(self, path: Path) -> None:
+        """Restore the run from `path` (its last.pt); refuses changed settings and weights of another model."""
         ckpt = read_resume_checkpoint(path)
         changed = config_differences(ckpt["config"], self.cfg, ignore=RESUME_MAY_CHANGE)
         if changed:
@@ -155,6 +163,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- training
     def train_step(self, batch: dict) -> dict[str, float]:
+        """One optimizer step on a collated batch: forward, targets, losses, backward, clipping, EMA update.
+        Returns the step's loss parts; a non-finite loss stops the run (see `_stop_if_diverged`)."""
         t = self.cfg["train"]
         visual, audio = (None if batch[k] is None else batch[k].to(self.device, non_blocking=True)
                          for k in ("visual", "audio"))
@@ -197,13 +207,15 @@ class Trainer:
         t = self.cfg["train"]
         parts = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in losses.items())
         last = self.out / "last.pt"
-        kept = (f"the last finite checkpoint is {last} (epoch {self.epoch} ends there; continue with --resume after "
-                f"a change)" if last.is_file() else "no checkpoint was written yet")
+        kept = (f"the last finite checkpoint is {last} (epoch {self.epoch})" if last.is_file()
+                else "no checkpoint was written yet")
         raise UnavError(f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: non-finite loss ({parts}); "
-                        f"{kept}. Try a lower train.lr (now {t['lr']}), gradient clipping (train.clip_grad_norm, now "
+                        f"{kept}. Start a new run (another --out, or --force to move this one aside) with a lower "
+                        f"train.lr (now {t['lr']}) or gradient clipping (train.clip_grad_norm, now "
                         f"{t['clip_grad_norm']}), or check the features for NaN/huge values (`unav check-inputs`)")
 
     def train_epoch(self) -> dict[str, float]:
+        """One pass over the train split in the seeded order of this epoch; returns the mean loss parts."""
         from tqdm import tqdm
 
         self.net.train()
@@ -226,6 +238,7 @@ class Trainer:
         return {k: v / max(n, 1) for k, v in sums.items()}
 
     def validate(self) -> dict | None:
+        """mAP of the EMA weights on `train.eval_split` (None when there is no validation split)."""
         from .infer import database_of, predict_dataset
         from .metrics import evaluate_detections
 
@@ -237,6 +250,8 @@ class Trainer:
         return metrics
 
     def fit(self) -> dict:
+        """Train the remaining epochs; after each, validate, write last.pt (and best.pt when it improved),
+        metrics.jsonl and the training curves. Returns the best metric, the epoch count and the run folder."""
         t = self.cfg["train"]
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -366,6 +381,8 @@ def prepare_run_dir(out_dir: str | Path, resume: bool = False, force: bool = Fal
 
 def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False,
           hooks: tuple = ()) -> dict:
+    """Train (or with `resume`, continue) the run in `out_dir`; `hooks` are called with the trainer after each
+    epoch's checkpoint is written. Half-written files of an interrupted run are removed first."""
     trainer = Trainer(cfg, annotations, feat_dir, out_dir)
     trainer.epoch_end_hooks.extend(hooks)
     last = Path(out_dir) / "last.pt"
