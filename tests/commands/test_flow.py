@@ -102,3 +102,39 @@ def test_extract_from_flow_file_records_the_files_settings(long_clip, tmp_path, 
     capsys.readouterr()
     assert main(["extract", str(long_clip), "--flow", str(flow), "--flow-method", "dis", *common]) == 2
     assert "clip_b.flow holds raft flow, expected dis" in capsys.readouterr().err
+
+
+def test_features_from_a_flow_file_carry_its_raft_weights_and_unverified_stamp(long_clip, tmp_path, monkeypatch,
+                                                                                 capsys) -> None:
+    """RAFT weights that fail their checks, accepted with --allow-unverified-weights, stamp the flow file; features
+    made from that file carry the RAFT entry and "unverified" as if the flow had been computed by extract. The same
+    file served by a registry that knows its checksum gives verified flow and features without the stamp."""
+    import json
+
+    from published_weights import sha256, write_mirror_registry, write_published_files
+
+    wdir = tmp_path / "weights"
+    raft_file = write_published_files(wdir, names=("raft_sintel",))["raft_sintel"]  # published layout, other values
+    flow = tmp_path / "clip_b.flow"
+    make_flow = ["flow", str(long_clip), "--out", str(flow), "--weights", "pretrained", "--raft-weights", "raft_sintel",
+                 "--weights-dir", str(wdir), "--updates", "1", "--crop", "64", "--min-side", "128", "--no-progress"]
+    extract = ["extract", str(long_clip), "--flow", str(flow), "--streams", "flow", "--weights", "random",
+               "--crop", "64", "--min-side", "128", "--no-progress"]   # random I3D: the flow file is the only stamp
+
+    assert main(make_flow) == 2 and "raft_sintel" in capsys.readouterr().err  # the packaged checksum differs
+    assert main([*make_flow, "--allow-unverified-weights"]) == 0
+    meta, _ = read_flow_file(flow)
+    assert meta["status"] == "unverified" and meta["unverified"] is True and meta["raft_weights"] == "raft_sintel"
+    assert main([*extract, "--out-dir", str(tmp_path / "unverified")]) == 0
+    prov = json.loads((tmp_path / "unverified" / "clip_b.json").read_text())
+    assert prov["unverified"] is True
+    assert prov["weights"]["raft"] == {"weights": "raft-sintel.pth", "sha256": sha256(raft_file),
+                                       "status": "unverified", "unverified": True}
+    assert prov["settings"]["raft_weights"] == "raft_sintel" and prov["flow"]["status"] == "unverified"
+
+    monkeypatch.setenv("UNAV_WEIGHTS_REGISTRY", str(write_mirror_registry(tmp_path / "mirror.yaml",
+                                                                          "file:///mirror", {"raft_sintel": raft_file})))
+    assert main(make_flow) == 0
+    assert main([*extract, "--out-dir", str(tmp_path / "verified")]) == 0
+    prov = json.loads((tmp_path / "verified" / "clip_b.json").read_text())
+    assert "unverified" not in prov and prov["weights"]["raft"]["status"] == "verified"

@@ -61,6 +61,25 @@ def test_packaged_registry_lists_every_published_file(monkeypatch) -> None:
         W.entry_for("resnet50")
 
 
+def test_roles_name_the_files_unav_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RAFT choices and each stream's file are read from the packaged registry's roles, whatever registry
+    serves the files; a registry entry with an unknown role is refused naming it."""
+    from unav.features.settings import ExtractSettings, required_weights, stream_weights
+
+    monkeypatch.setenv("UNAV_WEIGHTS_REGISTRY", str(make_registry(tmp_path / "other.yaml", "https://x/y", b"")))
+    assert W.raft_weight_names() == ("raft_sintel", "raft_large_C_T_SKHT_V1")
+    assert ExtractSettings().raft_weights == "raft_sintel"
+    assert [stream_weights(s) for s in ("rgb", "flow", "vggish")] == ["i3d_rgb", "i3d_flow", "vggish"]
+    assert required_weights(ExtractSettings(weights="pretrained", raft_weights="raft_large_C_T_SKHT_V1")) == [
+        "i3d_rgb", "i3d_flow", "raft_large_C_T_SKHT_V1", "vggish"]
+    assert required_weights(ExtractSettings(weights="pretrained", flow_method="dis", streams=("flow",))) == ["i3d_flow"]
+    with pytest.raises(UnavError, match="unknown RAFT weights 'raft_things'; choose from raft_sintel, raft_large"):
+        ExtractSettings(raft_weights="raft_things")
+    reg = make_registry(tmp_path / "bad.yaml", "https://x/y", b"", role="flow")
+    with pytest.raises(UnavError, match="entry 'tiny' has role 'flow'; expected one of i3d_rgb, i3d_flow, raft"):
+        W.load_registry(reg)
+
+
 def test_weights_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("UNAV_WEIGHTS", str(tmp_path / "env"))
     assert W.weights_dir(tmp_path / "cli") == tmp_path / "cli"

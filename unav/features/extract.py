@@ -23,63 +23,21 @@ import torch
 from .. import __version__
 from ..errors import UnavError
 from ..io import atomic_path
-from .i3d import FEATURE_DIM, I3D, build_i3d
-from .windows import STACK, STEP, WindowStream, batches, window_count
+from ..device import resolve_device
+from . import models
+from .flowsource import (check_flow_file, codes_tensor, computed_flow_meta, file_flow_meta, file_weights_entry,
+                         flow_code_chunks, open_flow_file)
+from .i3d import FEATURE_DIM, I3D
+from .settings import FPS, STREAMS, ExtractSettings, stream_weights
+from .windows import STACK, STEP, WindowStream, window_count
 
 if TYPE_CHECKING:
     from ..media.probe import VideoInfo
 
 log = logging.getLogger(__name__)
 
-FPS = 25.0
 MIN_FRAMES = STACK + 1   # one I3D row needs the reference's 25-frame buffer
-STREAMS = ("rgb", "flow", "vggish")
-FLOW_METHODS = ("raft", "dis")
 VGGISH_DIM = 128
-# weight registry names (unav/resources/weights.yaml) per model
-WEIGHT_NAMES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "vggish": "vggish"}
-RAFT_WEIGHT_NAMES = ("raft_sintel", "raft_large_C_T_SKHT_V1")  # both are raft-sintel (original / torchvision port)
-
-
-@dataclass(frozen=True)
-class ExtractSettings:
-    """Every extractor option; stored verbatim under "settings" in each provenance file."""
-
-    streams: tuple[str, ...] = STREAMS
-    device: str = "cpu"
-    batch_size: int = 8                 # I3D windows (and RAFT pairs) per forward pass
-    weights: str = "random"             # "random" (seeded) | "pretrained" (files resolved via unav.features.weights)
-    weights_dir: str | None = None
-    allow_unverified_weights: bool = False
-    seed: int = 0
-    flow_method: str = "raft"           # "raft" (the paper) | "dis" (fast, not paper-compatible)
-    flow_updates: int = 20              # RAFT refinement iterations (video_features: 20)
-    raft_weights: str = RAFT_WEIGHT_NAMES[0]  # registry entry of the RAFT file (weights "pretrained")
-    dis_preset: str = "medium"          # OpenCV DIS preset (flow_method "dis")
-    crop: int = 224
-    min_side: int = 256
-    hop_seconds: float = 0.32           # VGGish example hop (UnAV: 0.32 s)
-    reencode: bool = False              # reproduce the reference's lossy x264 25 fps re-encode
-    chunk: int = 64                     # decoded frames per chunk (memory bound)
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        bad = [s for s in self.streams if s not in STREAMS]
-        if bad or not self.streams:
-            raise UnavError(f"unknown stream(s) {bad or '(none)'}; choose from {', '.join(STREAMS)}")
-        if self.flow_method not in FLOW_METHODS:
-            raise UnavError(f"unknown flow method {self.flow_method!r}; choose from {', '.join(FLOW_METHODS)}")
-        if self.weights not in ("random", "pretrained"):
-            raise UnavError(f"weights must be 'random' or 'pretrained', got {self.weights!r}")
-        for name in ("batch_size", "crop", "min_side", "chunk", "flow_updates"):
-            if getattr(self, name) < 1:
-                raise UnavError(f"{name} {getattr(self, name)}: expected an integer >= 1")
-        if self.crop > self.min_side:
-            raise UnavError(f"crop {self.crop} is larger than the frames' shorter side {self.min_side}")
-        if self.raft_weights not in RAFT_WEIGHT_NAMES:
-            raise UnavError(f"unknown RAFT weights {self.raft_weights!r}; choose from {', '.join(RAFT_WEIGHT_NAMES)}")
-        if not 0.01 <= self.hop_seconds < float("inf"):
-            raise UnavError(f"VGGish hop {self.hop_seconds}: expected a finite number of seconds >= 0.01")
 
 
 def video_id(path: str | os.PathLike) -> str:
@@ -234,40 +192,6 @@ class StreamFeatures:
         return torch.cat(self.rows).cpu().numpy().astype(np.float32, copy=False)
 
 
-def flow_code_chunks(computer: Any, frames: Iterator[np.ndarray], crop: int) -> Iterator[torch.Tensor]:
-    """Quantised flow codes [m, 2, crop, crop] (int16, values 0..256) for each new run of frame pairs.
-    A computer that returns torch flow (RAFT) is quantised where it ran (no device -> host -> device trip);
-    others (DIS) give their own codes."""
-    from .flowpost import crop_offsets, quantise_flow
-
-    if getattr(computer, "method", None) != "raft":
-        for codes in computer.codes_for_frames(frames):
-            yield torch.from_numpy(np.ascontiguousarray(codes).astype(np.int16, copy=False))
-        return
-    for flow in computer.flows_for_frames(frames):  # padded flow [m, 2, Hp, Wp]
-        top, left = crop_offsets(flow.shape[-2], flow.shape[-1], crop)
-        yield quantise_flow(flow[..., top:top + crop, left:left + crop]).to(torch.int16)
-
-
-def _resolve(name: str, settings: ExtractSettings) -> tuple[str, dict]:
-    """Weights file and its provenance entry; "random" mode gives ("random", {"random", seed})."""
-    if settings.weights == "random":
-        return "random", {"weights": "random", "seed": settings.seed}
-    from . import weights as weights_mod
-
-    path, sha, status = weights_mod.resolve(name, settings.weights_dir, settings.allow_unverified_weights)
-    entry = {"weights": str(Path(path).name), "sha256": sha, "status": status}
-    if status != "verified":
-        entry["unverified"] = True
-    return str(path), entry
-
-
-def _device(name: str | torch.device) -> torch.device:
-    from ..device import resolve_device
-
-    return resolve_device(str(name), "--device")
-
-
 def _bar(desc: str, total: int | None, enabled: bool, unit: str = "row"):
     from tqdm.auto import tqdm
 
@@ -282,47 +206,31 @@ class Extractor:
         if overrides:
             settings = dataclasses.replace(settings, **overrides)
         self.settings = settings
-        self.device = _device(settings.device)
+        self.device = resolve_device(settings.device, "--device")
         self.models: dict[str, Any] = {}
         self.weights: dict[str, dict] = {}
         self._flow = None
         for stream in ("rgb", "flow"):
             if stream in settings.streams:
-                path, entry = _resolve(WEIGHT_NAMES[stream], settings)
-                self.models[stream] = _cached_i3d(stream, path, settings.seed, str(self.device))
+                path, entry = models.resolve_weights(stream_weights(stream), settings)
+                self.models[stream] = models.i3d_model(stream, path, settings.seed, self.device)
                 self.weights[f"i3d_{stream}"] = entry
         if "vggish" in settings.streams:
-            from .vggish import build_vggish
-
-            path, entry = _resolve(WEIGHT_NAMES["vggish"], settings)
-            self.models["vggish"] = _cached(("vggish", path, settings.seed, str(self.device)),
-                                            lambda: build_vggish(path, settings.seed).to(self.device).eval())
+            path, entry = models.resolve_weights(stream_weights("vggish"), settings)
+            self.models["vggish"] = models.vggish_model(path, settings.seed, self.device)
             self.weights["vggish"] = entry
 
     # ---- flow -------------------------------------------------------------------------------------------
     def flow_computer(self):
         """The flow computer for the settings (built on first use, then reused)."""
         if self._flow is None:
-            s = self.settings
-            if s.flow_method == "raft":
-                from .raft import FlowComputer
-
-                path, entry = _resolve(s.raft_weights, s)
-                self._flow = _cached(("raft", path, s.seed, str(self.device), s.flow_updates, s.batch_size, s.crop),
-                                     lambda: FlowComputer(path, seed=s.seed, num_flow_updates=s.flow_updates,
-                                                          device=self.device, batch_size=s.batch_size, crop=s.crop))
+            self._flow, entry = models.flow_computer(self.settings, self.device)
+            if entry is not None:
                 self.weights["raft"] = entry
-            else:
-                self._flow = _dis_computer(s)
         return self._flow
 
     def flow_meta(self) -> dict:
-        comp = self.flow_computer()
-        meta = dict(comp.meta()) if hasattr(comp, "meta") else {"method": self.settings.flow_method}
-        if self.settings.flow_method == "dis":
-            meta["paper_compatible"] = False
-            meta.setdefault("note", "not paper-compatible: DIS flow instead of RAFT")
-        return meta
+        return computed_flow_meta(self.flow_computer(), self.settings.flow_method)
 
     # ---- one video ----------------------------------------------------------------------------------------
     def extract(self, path: str | os.PathLike, out_dir: str | os.PathLike,
@@ -345,7 +253,7 @@ class Extractor:
             frames, visual, file_meta = self._visual(path, vid, info, flow_file)
             arrays.update(visual)
             if "flow" in s.streams:
-                flow_meta = self.flow_meta() if flow_file is None else _file_flow_meta(flow_file, file_meta)
+                flow_meta = self.flow_meta() if flow_file is None else file_flow_meta(flow_file, file_meta)
         if "vggish" in s.streams:
             from .vggish import extract_vggish
 
@@ -400,7 +308,7 @@ class Extractor:
                         for _ in frames_with_rgb():
                             pass
                     for codes in chunks:
-                        flow.push(_codes_tensor(codes))
+                        flow.push(codes_tensor(codes))
                     if rgb is None:  # frames as the flow stage decoded them
                         counter["frames"] = int(file_meta.get("frames") or (flow.windows.seen + 1))
                 else:
@@ -427,6 +335,16 @@ class Extractor:
             raise too_short(vid, path, f"decodes to {n} frame(s) at {FPS:g} fps", s.streams)
         return n, out, file_meta
 
+    def _weights_used(self, flow_file, flow_meta: dict | None) -> dict[str, dict]:
+        """Provenance entries of the weights behind this video's features; the RAFT entry is the flow file's
+        when the flow was read from one (this run's RAFT, if any, served other videos)."""
+        used = {k: v for k, v in self.weights.items() if k != "raft"}
+        if "flow" in self.settings.streams and self.settings.flow_method == "raft":
+            raft = self.weights.get("raft") if flow_file is None else file_weights_entry(flow_meta or {})
+            if raft is not None:
+                used["raft"] = raft
+        return used
+
     def _provenance(self, vid: str, path: Path, info, frames: int, arrays: dict[str, np.ndarray],
                     flow_meta: dict | None, flow_file) -> dict:
         s = self.settings
@@ -441,8 +359,7 @@ class Extractor:
             "id": vid,
             "video": str(path),
             "settings": settings,
-            "weights": {k: v for k, v in self.weights.items()
-                        if k != "raft" or ("flow" in s.streams and flow_file is None and s.flow_method == "raft")},
+            "weights": self._weights_used(flow_file, flow_meta),
             "versions": {"unav": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": platform.python_version()},
             "video_duration": float(info.duration),
@@ -460,10 +377,10 @@ class Extractor:
             # (`unav detect` reproduces extraction from these settings)
             if flow_meta.get("method") == "raft" and flow_meta.get("updates") is not None:
                 settings["flow_updates"] = int(flow_meta["updates"])
+            if flow_meta.get("method") == "raft" and flow_meta.get("raft_weights"):
+                settings["raft_weights"] = flow_meta["raft_weights"]
             if flow_meta.get("method") == "dis" and flow_meta.get("preset"):
                 settings["dis_preset"] = flow_meta["preset"]
-            if flow_meta.get("status") == "unverified":
-                prov["unverified"] = True
         if any(e.get("unverified") for e in prov["weights"].values()):
             prov["unverified"] = True
         if s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False:
@@ -482,61 +399,6 @@ def write_outputs(paths: dict[str, Path], arrays: dict[str, np.ndarray], prov: d
             with open(temps[key], "wb") as fh:
                 np.save(fh, np.ascontiguousarray(arr, dtype=np.float32))
         temps["json"].write_text(json.dumps(prov, indent=2) + "\n")
-
-
-def _file_flow_meta(flow_file: str | os.PathLike, meta: dict | None) -> dict:
-    """Provenance of flow read from a file: its own metadata (method, weights, updates, …) plus the path."""
-    entry = {k: v for k, v in (meta or {}).items() if k not in ("video", "chunks", "format_version")}
-    entry["file"] = str(flow_file)
-    if entry.get("method") == "dis":
-        entry["paper_compatible"] = False
-        entry.setdefault("note", "not paper-compatible: DIS flow instead of RAFT")
-    return entry
-
-
-def _codes_tensor(codes: np.ndarray | torch.Tensor) -> torch.Tensor:  # [m, 2, crop, crop] 0..256 -> int16
-    if isinstance(codes, torch.Tensor):
-        return codes.to(torch.int16)
-    return torch.from_numpy(np.ascontiguousarray(codes).astype(np.int16, copy=False))
-
-
-def open_flow_file(flow_file: str | os.PathLike, vid: str, settings: ExtractSettings
-                   ) -> tuple[dict, Iterator[np.ndarray]]:
-    """(metadata, code chunks [m, 2, crop, crop]) of a file written by `unav flow`, checked against the settings."""
-    from .flowfile import read_flow_file
-
-    meta, chunks = read_flow_file(flow_file)
-    if meta.get("method") not in (None, settings.flow_method):
-        raise UnavError(f"{vid}: flow file {flow_file} holds {meta['method']} flow, expected {settings.flow_method} "
-                        f"(--flow-method {settings.flow_method})")
-    shape = meta.get("shape")
-    if shape is not None and list(shape) != [2, settings.crop, settings.crop]:
-        raise UnavError(f"{vid}: flow file {flow_file} holds codes of shape {shape}, expected "
-                        f"[2, {settings.crop}, {settings.crop}] (--crop {settings.crop})")
-    if meta.get("min_side") not in (None, settings.min_side):
-        raise UnavError(f"{vid}: flow file {flow_file} was computed on frames with min side {meta['min_side']}, "
-                        f"expected {settings.min_side} (--min-side)")
-    return meta, chunks
-
-
-def _dis_computer(settings: ExtractSettings):
-    from .dis import DisFlowComputer
-
-    return DisFlowComputer(preset=settings.dis_preset, crop=settings.crop)
-
-
-# ---- per-process model cache ---------------------------------------------------------------------------
-_CACHE: dict[tuple, Any] = {}
-
-
-def _cached(key: tuple, build: Callable[[], Any]) -> Any:
-    if key not in _CACHE:
-        _CACHE[key] = build()
-    return _CACHE[key]
-
-
-def _cached_i3d(stream: str, path: str, seed: int, device: str) -> I3D:
-    return _cached(("i3d", stream, path, seed, device), lambda: build_i3d(stream, path, seed, device))
 
 
 def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike, streams: Sequence[str] = STREAMS,
@@ -586,7 +448,7 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
         try:
             info = check_video(path, streams)
             if flow_file is not None:
-                _check_flow_file(flow_file, video_id(path))
+                check_flow_file(flow_file, video_id(path))
             checked.append((path, flow_file, info))
         except UnavError as err:
             _record_failure(result, video_id(path), err, len(paths) > 1)
@@ -600,16 +462,6 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
             _record_failure(result, vid, err, len(paths) > 1)
     result.failed = {vid: result.failed[vid] for vid in ids if vid in result.failed}   # input order
     return result
-
-
-def _check_flow_file(flow_file: str | os.PathLike, vid: str) -> None:
-    """A missing, truncated or foreign --flow file, found before the models load."""
-    from .flowfile import read_flow_meta
-
-    try:
-        read_flow_meta(flow_file)
-    except UnavError as err:
-        raise UnavError(f"{vid}: {err}") from err
 
 
 def _record_failure(result: BatchResult, vid: str, err: Exception, announce: bool) -> None:

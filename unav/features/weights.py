@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PACKAGED_REGISTRY: Traversable = resources.files("unav") / "resources" / "weights.yaml"
 DEFAULT_DIR = Path("~/.cache/unav/weights")
 CHUNK = 1 << 20
+# What unav can load a registry file as. Which entries play each role is written in the packaged registry only.
+ROLES = ("i3d_rgb", "i3d_flow", "raft", "vggish", "vggish_pca")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class WeightEntry:
     size: int | None = None
     licence: str = ""
     model: str = ""
+    role: str = ""          # what unav loads the file as (ROLES); "" in registries that do not say
 
     @property
     def has_checks(self) -> bool:
@@ -133,16 +136,44 @@ def _entry(p: Path | Traversable, name: object, spec: object) -> WeightEntry:
     size = known.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise UnavError(f"{where} has size {size!r}; expected a whole number of bytes >= 1 (or null)")
+    if known.get("role") not in (None, *ROLES):
+        raise UnavError(f"{where} has role {known['role']!r}; expected one of {', '.join(ROLES)}")
     return WeightEntry(name=str(name), **known)
 
 
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, WeightEntry]:
     """Registry entries by name, from `path`, $UNAV_WEIGHTS_REGISTRY or the packaged unav/resources/weights.yaml."""
-    p = registry_path(path)
+    return _entries(registry_path(path))
+
+
+def _entries(p: Path | Traversable) -> dict[str, WeightEntry]:
     data = _read_registry(p)
     if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
         raise UnavError(f"weights registry {p}: expected a mapping `weights: {{name: {{file, url, ...}}}}`")
     return {str(name): _entry(p, name, spec) for name, spec in data["weights"].items()}
+
+
+@functools.lru_cache(maxsize=None)
+def names_with_role(role: str) -> tuple[str, ...]:
+    """Registry names of the entries unav loads as `role`, in registry order. Read from the packaged registry:
+    which files unav knows how to load is part of unav; --registry / $UNAV_WEIGHTS_REGISTRY say only where the
+    files come from and what they must hash to."""
+    if role not in ROLES:
+        raise ValueError(f"unknown weights role {role!r}; expected one of {ROLES}")
+    names = tuple(name for name, entry in _entries(PACKAGED_REGISTRY).items() if entry.role == role)
+    if not names:
+        raise UnavError(f"weights registry {PACKAGED_REGISTRY} has no entry with role {role}; reinstall unav")
+    return names
+
+
+def name_for_role(role: str) -> str:
+    """The registry name of the one file loaded as `role` (the first one, where several may be: RAFT)."""
+    return names_with_role(role)[0]
+
+
+def raft_weight_names() -> tuple[str, ...]:
+    """Registry names usable as RAFT weights (--raft-weights choices); the first is the default."""
+    return names_with_role("raft")
 
 
 def entry_for(name: str, registry: str | os.PathLike | None = None) -> WeightEntry:

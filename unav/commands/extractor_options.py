@@ -1,0 +1,72 @@
+"""The options `unav extract` and `unav flow` share (flow method, RAFT weights, crop, frame size, device, …),
+defined once, the settings they make, and the checks both run before any work."""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from ..device import DEVICE_CHOICES
+from .ranges import positive_int, random_seed
+
+if TYPE_CHECKING:
+    from ..features.settings import ExtractSettings
+
+
+def add_extractor_options(parser: argparse.ArgumentParser, *, method_flag: str, updates_flag: str,
+                          default_weights: str, default_batch_size: int | None, batch_size_help: str) -> None:
+    """Add the shared options. `method_flag` / `updates_flag` are the command's spelling of the flow method
+    and RAFT updates options (stored as `flow_method` / `flow_updates` either way)."""
+    from ..features.dis import PRESETS
+    from ..features.settings import FLOW_METHODS, WEIGHTS_MODES
+    from ..features.weights import raft_weight_names
+
+    raft_names = raft_weight_names()
+    parser.add_argument("--device", default="cpu", help=f"torch device: {DEVICE_CHOICES} (default cpu)")
+    parser.add_argument("--batch-size", type=positive_int, default=default_batch_size, help=batch_size_help)
+    parser.add_argument(method_flag, dest="flow_method", choices=FLOW_METHODS, default="raft",
+                        help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
+    parser.add_argument(updates_flag, dest="flow_updates", type=positive_int, default=20,
+                        help="RAFT refinement iterations (reference: 20)")
+    parser.add_argument("--raft-weights", choices=raft_names, default=raft_names[0],
+                        help="which published RAFT file to use with --weights pretrained (entries of the weights "
+                             "registry with role raft)")
+    parser.add_argument("--dis-preset", choices=PRESETS, default="medium",
+                        help=f"OpenCV DIS preset ({method_flag} dis)")
+    parser.add_argument("--weights", choices=WEIGHTS_MODES, default=default_weights,
+                        help="pretrained: verified published weights (see `unav weights fetch`); random: seeded "
+                             f"init for tests and the offline demo, stamped into the outputs (default "
+                             f"{default_weights})")
+    parser.add_argument("--seed", type=random_seed, default=0, help="seed of the random weights (--weights random)")
+    parser.add_argument("--weights-dir", default=None, help="directory holding downloaded weights")
+    parser.add_argument("--allow-unverified-weights", action="store_true",
+                        help="accept weight files whose sha256 is not the published one (stamped 'unverified')")
+    parser.add_argument("--crop", type=positive_int, default=224,
+                        help="centre crop side, at most --min-side (reference: 224)")
+    parser.add_argument("--min-side", type=positive_int, default=256,
+                        help="frames are resized so the shorter side is this (RAFT flow: at least 121)")
+    parser.add_argument("--reencode", action="store_true",
+                        help="decode through the reference's lossy x264 25 fps re-encode (slower)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def check_device_and_frames(args: argparse.Namespace, computes_raft: bool) -> None:
+    """Refuse, before any work, a device this machine does not have and frames too small for RAFT (when this
+    run computes RAFT flow)."""
+    from ..device import resolve_device
+    from ..features.raft import check_min_side
+
+    resolve_device(args.device, "--device")
+    if computes_raft:
+        check_min_side(args.min_side)
+
+
+def extractor_settings(args: argparse.Namespace, streams: tuple[str, ...], progress: bool,
+                       **values: Any) -> ExtractSettings:
+    """ExtractSettings of the shared options; `values` sets the others (hop_seconds, a resolved batch size)."""
+    from ..features.settings import ExtractSettings
+
+    shared = dict(device=args.device, batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
+                  allow_unverified_weights=args.allow_unverified_weights, seed=args.seed,
+                  flow_method=args.flow_method, flow_updates=args.flow_updates, raft_weights=args.raft_weights,
+                  dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side, reencode=args.reencode)
+    return ExtractSettings(streams=streams, progress=progress, **{**shared, **values})
