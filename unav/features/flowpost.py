@@ -65,8 +65,3 @@ def flow_to_codes(flow: torch.Tensor, crop: int) -> np.ndarray:
     cropped = flow[..., top:top + crop, left:left + crop]  # [B, 2, crop, crop]
     return quantise_flow(cropped).to(torch.int32).cpu().numpy().astype(CODE_DTYPE)
 
-
-def codes_to_input(codes: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Codes -> the I3D flow-stream input values x = 2·q/255 − 1 (range [−1, 1.00784]; zero motion -> +0.0039)."""
-    q = torch.as_tensor(np.asarray(codes, dtype=np.float32) if isinstance(codes, np.ndarray) else codes).float()
-    return 2.0 * q / 255.0 - 1.0

@@ -166,11 +166,6 @@ def readout(x: Tensor) -> Tensor:  # Mixed_5c [B, 1024, T, h, w] -> [B, 1024]
     return spatial @ readout_weights(x.shape[2], x.device, x.dtype)
 
 
-def expected_layout(in_channels: int, num_classes: int = 400) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every tensor of the published checkpoint (344 with the BN batch counters)."""
-    return {k: tuple(v.shape) for k, v in I3D(in_channels, num_classes).state_dict().items()}
-
-
 def _variance_preserving_init(model: nn.Module) -> None:
     """He-normal convolutions so random-weight features keep a usable scale through the 60-odd layers
     (PyTorch's default init shrinks activations by orders of magnitude; the demo trains on these features)."""

@@ -307,11 +307,3 @@ def _rest(queue: list[np.ndarray], n: int) -> list[np.ndarray]:
         skip = 0
     return rest
 
-
-def __getattr__(name: str):
-    # `raft.DisFlowComputer` is kept importable from here for callers that pick the flow class by method.
-    if name == "DisFlowComputer":
-        from .dis import DisFlowComputer
-
-        return DisFlowComputer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
