@@ -1,5 +1,6 @@
 """yt-dlp downloads through a real HTTP server on 127.0.0.1: good video, 404, a web page under a video name,
-reruns (ok skipped, failures retried), transient failures with backoff, and the failures TSV."""
+reruns (ok skipped, failures retried), transient failures with backoff, the failures TSV, and one URL downloaded
+under the name yt-dlp gives it (detect's URL inputs)."""
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,8 @@ pytest.importorskip("yt_dlp")
 
 from unav.cli import main  # noqa: E402
 from unav.errors import UnavError  # noqa: E402
-from unav.media.download import (DownloadOptions, classify_failure, collect_failures, download_video,  # noqa: E402
-                                 read_status, ytdlp_command)
+from unav.media.download import (DownloadOptions, classify_failure, collect_failures, download_url,  # noqa: E402
+                                 download_video, read_status, ytdlp_command, ytdlp_url_command)
 from unav.media.ffmpeg import run_ffmpeg  # noqa: E402
 
 
@@ -200,3 +201,24 @@ def test_file_url_source_and_bad_ids(server, tmp_path: Path) -> None:
         download_video("x;rm -rf", tmp_path / "b.mp4", tmp_path / "b.json")
     with pytest.raises(UnavError, match="no {id} placeholder"):
         download_video("good", tmp_path / "b.mp4", tmp_path / "b.json", DownloadOptions(url_template="http://x/"))
+
+
+def test_one_url_is_saved_under_its_id_and_checked(server, tmp_path: Path) -> None:
+    root, template = server
+    got = download_url(template.replace("{id}", "good"), tmp_path / "dl")
+    assert got == tmp_path / "dl" / "good.mp4" and got.read_bytes() == (root / "good.mp4").read_bytes()
+    waits: list[float] = []
+    for name, reason in (("gone", "HTTP 404 not found"), ("page", "not a video")):
+        url = template.replace("{id}", name)
+        with pytest.raises(UnavError) as err:
+            download_url(url, tmp_path / name, DownloadOptions(retries=2), sleep=waits.append)
+        assert str(err.value).startswith(f"{url}: download with yt-dlp failed (1 attempt(s)): {reason}")
+        assert list((tmp_path / name).iterdir()) == []        # the web page is not left behind
+    assert waits == []                                         # permanent failures: no retry
+
+
+def test_url_command_names_the_file_by_its_id_without_user_config(tmp_path: Path) -> None:
+    cmd = ytdlp_url_command("https://example.org/v", tmp_path / "50%", DownloadOptions(format="bv*+ba/b"))
+    assert cmd[cmd.index("-o") + 1] == f"{tmp_path}/50%%/%(id)s.%(ext)s"
+    assert cmd[cmd.index("--print") + 1] == "after_move:filepath" and "--ignore-config" in cmd
+    assert cmd[cmd.index("-f") + 1] == "bv*+ba/b" and cmd[-2:] == ["--", "https://example.org/v"]

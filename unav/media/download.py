@@ -24,6 +24,9 @@ Status file (JSON): {"id": str, "ok": bool, "reason": str ("" when ok), "kind": 
 bool | null}. An ok status with its file present means there is nothing to do; a failed status is retried
 (rerunning retries only the failures).
 
+One URL (`unav detect`'s URL inputs, `download_url`): the same retries, config isolation and probe check, the
+file named by yt-dlp (`{its id}.{ext}`) inside a given folder; a failure is an UnavError naming the URL.
+
 Collect: `failures.tsv` has the header `id<TAB>reason<TAB>attempts<TAB>url` and one line per failed video
 (tabs/newlines in reasons replaced by spaces); `ok.txt` lists the ok ids, one per line, in argument order.
 """
@@ -42,7 +45,7 @@ from typing import Callable, Iterable
 
 from ..errors import UnavError
 from ..io import check_output_file, remove_stale_temporaries, write_json, write_text
-from .probe import probe
+from .probe import VideoInfo, probe
 from .trim import same_file
 from .videolist import check_safe_stem
 
@@ -92,6 +95,17 @@ class DownloadOptions:
 class Attempt:
     returncode: int
     stderr: str
+    stdout: str = ""
+
+
+@dataclass
+class Outcome:
+    """The end of one download (after its retries)."""
+
+    kind: str = "error"              # "ok" or a failure kind (see the status file)
+    reason: str = ""                 # "" when ok
+    attempts: int = 0
+    info: VideoInfo | None = None    # the probed video (ok only)
 
 
 URL_SCHEMES = ("http", "https", "file")
@@ -113,10 +127,28 @@ def build_url(template: str, video_id: str) -> str:
 
 def ytdlp_command(url: str, dest: Path, opts: DownloadOptions) -> list[str]:
     """yt-dlp argument list writing exactly `dest` (no .part file, no mtime from the server, no user config)."""
+    return _ytdlp_args(url, ["-o", _literal(dest)], opts)
+
+
+def ytdlp_url_command(url: str, dest_dir: Path, opts: DownloadOptions) -> list[str]:
+    """yt-dlp argument list writing `{dest_dir}/{its id}.{ext}` (separate video and audio merged into mp4) and
+    printing that path on stdout."""
+    from .ffmpeg import ffmpeg_exe
+
+    output = ["-o", f"{_literal(dest_dir)}/%(id)s.%(ext)s", "--restrict-filenames", "--merge-output-format", "mp4",
+              "--ffmpeg-location", ffmpeg_exe(), "--print", "after_move:filepath", "--no-simulate"]
+    return _ytdlp_args(url, output, opts)
+
+
+def _literal(path: Path) -> str:
+    """`path` as a yt-dlp output template that names exactly it ('%' is its placeholder sign)."""
+    return str(path).replace("%", "%%")
+
+
+def _ytdlp_args(url: str, output: list[str], opts: DownloadOptions) -> list[str]:
     cmd = [sys.executable, "-m", "yt_dlp", "--ignore-config", "--no-playlist", "--no-part", "--no-mtime",
            "--no-cache-dir", "--no-progress", "--newline", "--retries", "2", "--fragment-retries", "2",
-           "--socket-timeout", "30", "-f", opts.format,
-           "-o", str(dest).replace("%", "%%")]
+           "--socket-timeout", "30", "-f", opts.format, *output]
     if url.startswith("file:"):
         cmd.append("--enable-file-urls")
     if opts.rate_limit:
@@ -152,7 +184,39 @@ def _run_ytdlp(cmd: list[str], timeout: float | None) -> Attempt:
     if proc.returncode != 0 and "No module named yt_dlp" in stderr:
         raise UnavError(f"yt-dlp is not installed for {cmd[0]}; install it with `pip install yt-dlp` "
                         f"(or the package's `workflow` extra)")
-    return Attempt(returncode=proc.returncode, stderr=stderr)
+    return Attempt(returncode=proc.returncode, stderr=stderr, stdout=proc.stdout.decode("utf-8", errors="replace"))
+
+
+def _verified(attempt: Attempt, file: Path | None) -> Outcome:
+    """The outcome of one yt-dlp run that should have written `file`: its classified failure, or the probed
+    video (yt-dlp exits 0 on a web page served under a video name)."""
+    if attempt.returncode != 0:
+        return Outcome(*classify_failure(attempt.stderr))
+    if file is None or not file.is_file():
+        return Outcome("error", "yt-dlp exited 0 but wrote no file")
+    try:
+        info = probe(file)
+    except UnavError as err:
+        detail = str(err).replace(str(file.resolve()), "").replace(str(file), "").lstrip(": ")
+        return Outcome("not_a_video", f"not a video (yt-dlp succeeded but the file is no playable video): {detail}")
+    return Outcome("ok", info=info)
+
+
+def _with_retries(label: str, opts: DownloadOptions, sleep: Callable[[float], None],
+                  attempt_once: Callable[[], Outcome]) -> Outcome:
+    """Run `attempt_once` until it succeeds, fails permanently or `opts.retries` retries are spent, waiting
+    `backoff * 2**k` seconds before retry k."""
+    outcome = Outcome()
+    for attempt in range(opts.retries + 1):
+        if attempt:
+            delay = opts.backoff * 2 ** (attempt - 1)
+            log.info("%s: attempt %d failed (%s); retrying in %.1f s", label, attempt, outcome.kind, delay)
+            sleep(delay)
+        outcome = attempt_once()
+        outcome.attempts = attempt + 1
+        if outcome.kind == "ok" or outcome.kind in PERMANENT:
+            break
+    return outcome
 
 
 def read_status(path: str | Path) -> dict | None:
@@ -213,40 +277,25 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
     remove_stale_temporaries([out, status_path])   # what a killed run of this download left half-written
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    status = {"id": video_id, "ok": False, "reason": "", "kind": "error", "attempts": 0, "url": url,
-              "duration": None, "has_audio": None}
-    for attempt in range(opts.retries + 1):
-        if attempt:
-            delay = opts.backoff * 2 ** (attempt - 1)
-            log.info("%s: attempt %d failed (%s); retrying in %.1f s", video_id, attempt, status["kind"], delay)
-            sleep(delay)
-        status["attempts"] = attempt + 1
+    def attempt_once() -> Outcome:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.mp4", dir=out.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         _remove(tmp)  # yt-dlp skips files that already exist
         try:
-            result = _run_ytdlp(ytdlp_command(url, tmp, opts), opts.timeout)
-            if result.returncode != 0:
-                status["kind"], status["reason"] = classify_failure(result.stderr)
-            elif not tmp.is_file():
-                status["kind"], status["reason"] = "error", "yt-dlp exited 0 but wrote no file"
-            else:
-                try:
-                    info = probe(tmp)
-                except UnavError as err:
-                    status["kind"] = "not_a_video"
-                    detail = str(err).replace(str(tmp.resolve()), "").replace(str(tmp), "").lstrip(": ")
-                    status["reason"] = f"not a video (yt-dlp succeeded but the file is no playable video): {detail}"
-                else:
-                    os.replace(tmp, out)
-                    status.update(ok=True, kind="ok", reason="", duration=round(info.duration, 3),
-                                  has_audio=info.has_audio)
-                    break
+            outcome = _verified(_run_ytdlp(ytdlp_command(url, tmp, opts), opts.timeout), tmp)
+            if outcome.kind == "ok":
+                os.replace(tmp, out)
+            return outcome
         finally:
             _remove(tmp)
-        if status["kind"] in PERMANENT:
-            break
+
+    outcome = _with_retries(video_id, opts, sleep, attempt_once)
+    ok = outcome.kind == "ok"
+    status = {"id": video_id, "ok": ok, "reason": outcome.reason, "kind": outcome.kind,
+              "attempts": outcome.attempts, "url": url,
+              "duration": round(outcome.info.duration, 3) if ok else None,
+              "has_audio": outcome.info.has_audio if ok else None}
     write_json(status_path, status)
     if status["ok"]:
         log.info("%s: downloaded %s (%.2f s)", video_id, out, status["duration"])
@@ -255,6 +304,33 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
         if strict:
             raise UnavError(f"video {video_id}: download from {url} failed: {status['reason']}")
     return status
+
+
+def download_url(url: str, dest_dir: str | Path, opts: DownloadOptions | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> Path:
+    """Download one URL into `dest_dir` as `{its yt-dlp id}.{ext}`, with the retries, config isolation and probe
+    check of `download_video` (`opts.url_template` is not used); returns the verified video file. A failure is
+    an UnavError naming the URL and why."""
+    opts = opts or DownloadOptions()
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+
+    def attempt_once() -> Outcome:
+        try:
+            attempt = _run_ytdlp(ytdlp_url_command(url, dest_dir, opts), opts.timeout)
+        except UnavError as err:   # yt-dlp missing: say which input needed it
+            raise UnavError(f"{url}: {err}") from err
+        printed = [ln.strip() for ln in attempt.stdout.splitlines() if ln.strip()]
+        file = Path(printed[-1]) if attempt.returncode == 0 and printed else None
+        outcome = _verified(attempt, file)
+        if outcome.kind != "ok" and file is not None:
+            _remove(file)   # a web page under a video name; the next attempt writes the same name
+        return outcome
+
+    outcome = _with_retries(url, opts, sleep, attempt_once)
+    if outcome.kind != "ok":
+        raise UnavError(f"{url}: download with yt-dlp failed ({outcome.attempts} attempt(s)): {outcome.reason}")
+    return Path(outcome.info.path)
 
 
 def _tsv_field(value: object) -> str:
