@@ -31,16 +31,25 @@ def predict_dataset(model: torch.nn.Module, dataset: UnavDataset, classes: list[
                         collate_fn=collate_fn(cfg, training=False))
     results: dict[str, list[dict]] = {}
     for batch in tqdm(loader, desc="predict", disable=not progress, dynamic_ncols=True):
-        visual, audio = (None if batch[k] is None else batch[k].to(device) for k in ("visual", "audio"))
-        out = model(visual, audio, batch["mask"].to(device))
-        for i, vid in enumerate(batch["video_id"]):
-            segs, scores, labels = decode_video(
-                [c[i].float().cpu() for c in out["cls_logits"]], [o[i].float().cpu() for o in out["offsets"]],
-                [m[i].cpu() for m in out["masks"]], out["strides"], cfg["test"])
-            secs = grid_to_seconds(segs, batch["fps"][i], batch["feat_stride"][i], batch["num_frames"][i],
-                                   batch["duration"][i])
-            results[vid] = to_results(secs, scores, labels, classes)
+        results.update(predict_batch(model, batch, classes, cfg["test"], device))
     model.train(was_training)
+    return results
+
+
+def predict_batch(model: torch.nn.Module, batch: dict, classes: list[str], test_cfg: dict,
+                  device: torch.device | str) -> dict[str, list[dict]]:
+    """One collated batch (`data.dataset.collate`) -> {video id: prediction entries}: the model's outputs decoded
+    and Soft-NMS'ed per video, then mapped from the feature grid to seconds. Gradients are the caller's choice."""
+    visual, audio = (None if batch[k] is None else batch[k].to(device) for k in ("visual", "audio"))
+    out = model(visual, audio, batch["mask"].to(device))  # visual [B, Cv, T], audio [B, 128, T], mask [B, T]
+    results: dict[str, list[dict]] = {}
+    for i, vid in enumerate(batch["video_id"]):
+        segs, scores, labels = decode_video(
+            [c[i].float().cpu() for c in out["cls_logits"]], [o[i].float().cpu() for o in out["offsets"]],
+            [m[i].cpu() for m in out["masks"]], out["strides"], test_cfg)
+        secs = grid_to_seconds(segs, batch["fps"][i], batch["feat_stride"][i], batch["num_frames"][i],
+                               batch["duration"][i])
+        results[vid] = to_results(secs, scores, labels, classes)
     return results
 
 
@@ -53,10 +62,10 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
     from .data.annotations import load_annotations
     from .errors import UnavError
     from .io import write_json
-    from .model.checkpoint import load_checkpoint, model_from_checkpoint
+    from .model.checkpoint import load_model
     from .device import resolve_device
 
-    ckpt = load_checkpoint(checkpoint)
+    ckpt, model, which = load_model(checkpoint, weights)
     cfg = copy.deepcopy(ckpt["config"])
     if batch_size:
         cfg["test"]["batch_size"] = batch_size
@@ -67,9 +76,6 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
     if ann.classes != list(ckpt["classes"]):
         raise UnavError(f"{annotations}: its {ann.num_classes} classes differ from the {len(ckpt['classes'])} "
                         f"classes checkpoint {checkpoint} was trained on")
-    model, which = model_from_checkpoint(ckpt, use_ema=weights in ("auto", "ema"))
-    if weights == "ema" and which != "ema":
-        raise UnavError(f"checkpoint {checkpoint} holds no EMA weights")
     dev = resolve_device(device)
     dataset = UnavDataset(ann, features, split, cfg, training=False)
     from .data.features import recorded_settings_of

@@ -47,6 +47,17 @@ REQUIRED_ENTRIES = (("config", dict, "the merged training config"), ("classes", 
                     ("model", dict, "the model weights"))
 
 
+def load_model(checkpoint: str | Path, weights: str = "auto") -> tuple[dict[str, Any], Localizer, str]:
+    """(checkpoint dict, its model in eval mode, which weights were loaded) for `--weights`: "auto" (the EMA when
+    present), "ema" (refused when absent) or "model" (the raw weights). Non-finite weights are refused and
+    barely-updated EMA weights warned about (`model_from_checkpoint`)."""
+    ckpt = load_checkpoint(checkpoint)
+    model, which = model_from_checkpoint(ckpt, use_ema=weights in ("auto", "ema"))
+    if weights == "ema" and which != "ema":
+        raise UnavError(f"checkpoint {checkpoint} holds no EMA weights")
+    return ckpt, model, which
+
+
 def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, str]:
     """Build the model of a checkpoint and load its EMA weights (when present and asked) or raw weights."""
     model = Localizer(ckpt["config"], len(ckpt["classes"]))
