@@ -1,5 +1,5 @@
-"""unav.detect: the checkpoint's feature settings (reproduced exactly or refused with a reason), the localizer
-without a length cap, event lists and all-or-nothing per-video folders."""
+"""unav.detect and its stages: the checkpoint's feature settings (reproduced exactly or refused with a reason),
+the localizer without a length cap, event lists and all-or-nothing per-video folders."""
 from __future__ import annotations
 
 import csv
@@ -14,10 +14,12 @@ import torch
 from detect_support import FAST, _single_thread, checkpoints, make_clip  # noqa: F401
 from unav.config import load_config
 from unav.data.features import VideoFeatures
-from unav.detect import (EXECUTION_KEYS, Detector, events_csv, expand_inputs, extract_settings, recorded_settings,
-                         reduce_envelope, required_weights, to_events)
+from unav.detect import Detector
+from unav.detect_inputs import expand_inputs
+from unav.detect_settings import EXECUTION_KEYS, extract_settings, recorded_settings, required_weights
 from unav.errors import UnavError
-
+from unav.event_files import events_csv, to_events
+from unav.features.extract import ExtractSettings
 
 
 def _ckpt(provenance, **cfg_overrides):
@@ -70,8 +72,7 @@ def test_official_checkpoint_names_the_weights_to_fetch(tmp_path):
     msg = str(err.value)
     assert f"unav weights fetch i3d_rgb i3d_flow raft_sintel vggish --weights-dir {tmp_path}" in msg
     assert "RAFT flow, 224 crop" in msg
-    settings = dataclasses.replace(extract_settings.__globals__["ExtractSettings"](), weights="pretrained",
-                                   flow_method="dis")
+    settings = dataclasses.replace(ExtractSettings(), weights="pretrained", flow_method="dis")
     assert required_weights(settings) == ["i3d_rgb", "i3d_flow", "vggish"]
 
 
@@ -140,10 +141,3 @@ def test_bad_videos_leave_nothing_behind(checkpoints, tmp_path):
     with pytest.raises(UnavError, match="short"):
         det.detect(str(short), out)
     assert list(out.iterdir()) == []
-
-
-def test_reduce_envelope():
-    wave = np.stack([-np.arange(10.0), np.arange(10.0)], axis=1)
-    small = reduce_envelope(wave, 3)
-    assert small.tolist() == [[-2, 2], [-5, 5], [-9, 9]]
-    assert reduce_envelope(wave, 20) is wave

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from detect_support import Browser, check_page, make_clip, needs_browser
-from unav.html_view import render_page, video_entry, write_page
+from unav.html_view import WAVE_BINS, entry_in_folder, reduce_envelope, render_page, video_entry, write_page
 
 EVENTS = [{"start": 0.5, "end": 1.5, "label": "beep", "score": 0.9},
           {"start": 2.0, "end": 3.5, "label": "flash", "score": 0.5},
@@ -46,6 +44,26 @@ def test_page_is_self_contained_and_data_inert():
 def test_sources_are_url_quoted():
     entry = video_entry("a b", 1.0, [], ["a b/video #1.webm"])
     assert entry["sources"][0] == {"src": "a%20b/video%20%231.webm", "type": "video/webm"}
+
+
+def test_reduce_envelope():
+    wave = np.stack([-np.arange(10.0), np.arange(10.0)], axis=1)
+    small = reduce_envelope(wave, 3)
+    assert small.tolist() == [[-2, 2], [-5, 5], [-9, 9]]
+    assert reduce_envelope(wave, 20) is wave
+
+
+def test_long_waveform_is_reduced_for_the_page():
+    wave = np.stack([-np.linspace(0, 1, 5000), np.linspace(0, 1, 5000)], axis=1)   # [5000, 2]
+    kept = video_entry("clip", 4.0, [], ["video.mp4"], waveform=wave)["waveform"]
+    assert len(kept) == WAVE_BINS and kept[-1] == [-1.0, 1.0]
+
+
+def test_index_entries_point_into_each_videos_folder():
+    entry = video_entry("a b", 1.0, [], ["video.webm", "video.mp4"])
+    moved = entry_in_folder(entry, "a b")
+    assert [s["src"] for s in moved["sources"]] == ["a%20b/video.webm", "a%20b/video.mp4"]
+    assert entry["sources"][0]["src"] == "video.webm"                  # the video's own page is unchanged
 
 
 @needs_browser

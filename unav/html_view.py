@@ -19,6 +19,7 @@ from .io import write_text
 
 TEMPLATE = "detect_view.html"
 MIME = {".webm": "video/webm", ".mp4": "video/mp4", ".m4v": "video/mp4", ".ogv": "video/ogg", ".mov": "video/mp4"}
+WAVE_BINS = 800   # waveform columns kept in the page's data (the figure's width in pixels is similar)
 
 
 def template_text() -> str:
@@ -43,11 +44,13 @@ def video_entry(video_id: str, duration: float, events: Sequence[dict], sources:
                 waveform: np.ndarray | None = None, thumbs: np.ndarray | None = None,
                 classes: Sequence[str] | None = None, meta: str = "") -> dict[str, Any]:
     """The data of one viewer. sources: video paths relative to the page (first playable wins);
-    events [{"start", "end", "label", "score"}]; waveform [bins, 2] (min, max); thumbs [n, h, w, 3] uint8."""
+    events [{"start", "end", "label", "score"}]; waveform [bins, 2] (min, max), kept to at most WAVE_BINS rows;
+    thumbs [n, h, w, 3] uint8."""
     from .timeline import class_colours, row_labels
 
     rows = list(rows) if rows is not None else row_labels(events, ground_truth, classes)
     colours = class_colours(list(classes or []) + [r for r in rows if r not in (classes or [])])
+    waveform = None if waveform is None else reduce_envelope(np.asarray(waveform, dtype=np.float64), WAVE_BINS)
     return {
         "id": video_id,
         "duration": float(duration),
@@ -59,10 +62,24 @@ def video_entry(video_id: str, duration: float, events: Sequence[dict], sources:
                     "score": float(e["score"])} for e in events],
         "ground_truth": None if ground_truth is None else
         [{"start": float(g["start"]), "end": float(g["end"]), "label": g["label"]} for g in ground_truth],
-        "waveform": None if waveform is None else np.round(np.asarray(waveform, dtype=np.float64), 4).tolist(),
+        "waveform": None if waveform is None else np.round(waveform, 4).tolist(),
         "thumbnails": None if thumbs is None or not len(thumbs) else
         jpeg_data_uri(np.concatenate(list(thumbs), axis=1)),
     }
+
+
+def reduce_envelope(wave: np.ndarray, bins: int) -> np.ndarray:
+    """[n, 2] (min, max) envelope -> at most `bins` rows (min of mins, max of maxes over equal groups)."""
+    n = len(wave)
+    if n <= bins:
+        return wave
+    starts = (np.arange(bins) * n) // bins  # [bins] first row of each group
+    return np.stack([np.minimum.reduceat(wave[:, 0], starts), np.maximum.reduceat(wave[:, 1], starts)], axis=1)
+
+
+def entry_in_folder(entry: dict, folder: str) -> dict:
+    """A viewer entry whose page sits inside `folder`, as seen from a page one level up (an index)."""
+    return {**entry, "sources": [dict(s, src=f"{quote(folder)}/{s['src']}") for s in entry["sources"]]}
 
 
 def render_page(videos: Sequence[dict], title: str) -> str:

@@ -9,8 +9,12 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UnavError
+
+if TYPE_CHECKING:
+    from ..detect import DetectResult
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..detect import Detector, expand_inputs, summary_line
+    from ..detect import Detector
+    from ..detect_inputs import expand_inputs
 
     sources = expand_inputs(args.inputs)           # missing inputs: refused before any model is loaded
     annotations = None
@@ -76,3 +81,10 @@ def run(args: argparse.Namespace) -> int:
     for source, msg in batch.failed.items():
         print(f"  {source}: {msg}", file=sys.stderr)
     return 2 if not batch.done else 1
+
+
+def summary_line(res: DetectResult) -> str:
+    """One line per video done: its event count, the three best events and its folder."""
+    top = sorted(res.events, key=lambda e: -e["score"])[:3]
+    best = "; ".join(f"{e['label']} {e['start']:.1f}-{e['end']:.1f}s ({e['score']:.2f})" for e in top)
+    return f"{res.video_id}: {len(res.events)} event(s){': ' + best if best else ''} -> {res.folder}"
