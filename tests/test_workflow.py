@@ -1,6 +1,7 @@
 """unav.workflow: merging the per-stream feature parts, restricting the annotations to available features."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -9,12 +10,15 @@ import pytest
 
 from unav.data.features import check_provenance
 from unav.errors import UnavError
+from unav.features.provenance import FeatureProvenance
+from unav.features.settings import ExtractSettings
 from unav.workflow import main, merge_features, merge_provenance, subset_annotations
 
 
 def _part(d, vid, streams, rows, extra=None):
     d.mkdir(parents=True, exist_ok=True)
     settings = {"streams": streams, "crop": 32, "seed": 0, "fps": 25.0, **(extra or {})}
+    settings["streams"] = streams
     for s in streams:
         np.save(d / f"{vid}_{s}.npy", np.full((rows, 128 if s == "vggish" else 1024), len(s), np.float32))
     prov = {"id": vid, "settings": settings, "rows": {s: rows for s in streams}, "frames": rows * 8 + 16,
@@ -24,16 +28,55 @@ def _part(d, vid, streams, rows, extra=None):
 
 
 def test_merge_provenance_unites_streams():
-    a = {"id": "v", "settings": {"streams": ["rgb", "flow"], "crop": 32}, "rows": {"rgb": 4, "flow": 4},
-         "files": {"rgb": "v_rgb.npy", "flow": "v_flow.npy"}, "weights": {"rgb": "random"}, "frames": 50}
-    b = {"id": "v", "settings": {"streams": ["vggish"], "crop": 32, "hop": 0.32}, "rows": {"vggish": 5},
-         "files": {"vggish": "v_vggish.npy"}, "weights": {"vggish": "random"}, "paper_compatible": False}
+    a = FeatureProvenance.from_dict({
+        "id": "v", "settings": {"streams": ["rgb", "flow"], "crop": 32}, "rows": {"rgb": 4, "flow": 4},
+        "files": {"rgb": "v_rgb.npy", "flow": "v_flow.npy"}, "weights": {"rgb": "random"}, "frames": 50})
+    b = FeatureProvenance.from_dict({
+        "id": "v", "settings": {"streams": ["vggish"], "crop": 32, "hop": 0.32}, "rows": {"vggish": 5},
+        "files": {"vggish": "v_vggish.npy"}, "weights": {"vggish": "random"}, "paper_compatible": False})
     m = merge_provenance([b, a])
-    assert m["settings"]["streams"] == ["rgb", "flow", "vggish"]
-    assert m["settings"]["hop"] == 0.32 and m["rows"] == {"rgb": 4, "flow": 4, "vggish": 5}
-    assert m["rows_video"] == 4 and m["rows_audio"] == 5 and m["paper_compatible"] is False
+    assert m.settings["streams"] == ["rgb", "flow", "vggish"] and m.streams == m.settings["streams"]
+    assert m.settings["hop"] == 0.32 and m.rows == {"rgb": 4, "flow": 4, "vggish": 5}
+    assert m.rows_video == 4 and m.rows_audio == 5 and m.paper_compatible is False and m.frames == 50
+    assert m.to_dict()["paper_compatible"] is False and m.weights == {"vggish": "random", "rgb": "random"}
     with pytest.raises(UnavError):
-        merge_provenance([a, {**b, "id": "w"}])
+        merge_provenance([a, dataclasses.replace(b, video_id="w")])
+
+
+def _extract_settings(streams, **values):
+    """Settings as `unav extract --streams …` records them (every option, the frame grid)."""
+    settings = {**dataclasses.asdict(ExtractSettings(**values)), "fps": 25.0, "stack": 24, "step": 8}
+    settings.pop("progress")
+    return {**settings, "streams": streams}
+
+
+def test_merge_provenance_takes_each_setting_from_the_parts_it_shapes(tmp_path):
+    """The workflow's parts: I3D with flow of 3 RAFT updates read from a .flow file on a GPU, VGGish on the CPU
+    with extract's defaults for the flow options it does not use. The merge is what one run would record."""
+    i3d = _part(tmp_path / "i3d", "v", ["rgb", "flow"], 6,
+                _extract_settings(["rgb", "flow"], device="cuda", batch_size=32, flow_updates=3, dis_preset="fast"))
+    vggish = _part(tmp_path / "vggish", "v", ["vggish"], 6, _extract_settings(["vggish"], hop_seconds=0.5))
+    merged = merge_features("v", [tmp_path / "i3d", tmp_path / "vggish"], tmp_path / "feats").settings
+    assert merged["flow_updates"] == 3 and merged["dis_preset"] == "fast" and merged["hop_seconds"] == 0.5
+    assert merged["device"] == "cuda" and merged["batch_size"] == 32 and merged["streams"] == ["rgb", "flow", "vggish"]
+    assert merged == dict(sorted(_extract_settings(["rgb", "flow", "vggish"], device="cuda", batch_size=32,
+                                                   flow_updates=3, dis_preset="fast", hop_seconds=0.5).items()))
+    assert i3d["settings"]["hop_seconds"] == 0.32 and vggish["settings"]["flow_updates"] == 20
+
+
+def test_merge_provenance_refuses_parts_that_disagree(tmp_path):
+    """Weights mode, seed (every stream) and the frame size (I3D, recorded by both) must agree: the error names
+    both part files and every disagreeing key; nothing is written."""
+    _part(tmp_path / "i3d", "v", ["rgb", "flow"], 6,
+          _extract_settings(["rgb", "flow"], weights="pretrained", seed=1, min_side=320))
+    _part(tmp_path / "vggish", "v", ["vggish"], 6, _extract_settings(["vggish"], weights="random", seed=2))
+    with pytest.raises(UnavError) as err:
+        merge_features("v", [tmp_path / "i3d", tmp_path / "vggish"], tmp_path / "feats")
+    msg = str(err.value)
+    assert str(tmp_path / "i3d" / "v.json") in msg and str(tmp_path / "vggish" / "v.json") in msg
+    assert "weights ('pretrained'" in msg and "seed (1" in msg and "'random'" in msg
+    assert "min_side" not in msg   # the VGGish part does not use the frame size: its default is no disagreement
+    assert not (tmp_path / "feats").exists()
 
 
 def test_merge_features_copies_arrays_and_writes_one_provenance(tmp_path):

@@ -15,7 +15,7 @@ Run as `python -m unav.workflow merge-features …` / `python -m unav.workflow s
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,71 +24,85 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import UnavError
+from .features.provenance import FeatureProvenance
+from .features.settings import EXECUTION_KEYS, SETTING_STREAMS
 from .io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
 STREAM_FILES = {"rgb": "{id}_rgb.npy", "flow": "{id}_flow.npy", "vggish": "{id}_vggish.npy"}
-# provenance entries that describe one extraction run rather than the features themselves
-_PER_RUN = ("settings", "weights", "rows", "files", "rows_video", "rows_audio", "flow", "unverified",
-            "paper_compatible")
 
 
-def _read_provenance(path: Path, vid: str) -> dict[str, Any]:
+def _read_provenance(path: Path, vid: str) -> FeatureProvenance:
     try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UnavError(f"video {vid!r}: provenance file {path} is missing") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise UnavError(f"video {vid!r}: provenance file {path} is not valid JSON ({err})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("settings"), dict):
-        raise UnavError(f"video {vid!r}: provenance file {path} has no 'settings' mapping")
-    return doc
+        return FeatureProvenance.read(path)
+    except UnavError as err:
+        raise UnavError(f"video {vid!r}: {err}") from None
 
 
-def merge_provenance(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One provenance document from the per-stream ones (same video): streams, rows, files and weights are
-    united; every other setting must agree (the stream-specific ones are taken from the part that has them)."""
+def _part_name(part: FeatureProvenance, index: int) -> str:
+    return part.source or f"part {index + 1} ({','.join(part.streams) or 'no streams'})"
+
+
+def _merged_settings(parts: Sequence[FeatureProvenance]) -> dict[str, Any]:
+    """The settings of one run of every stream: each setting is taken from the parts whose streams it shapes
+    (SETTING_STREAMS; a setting this version does not classify, from every part that records it), and those
+    parts must agree on it; a setting no part's streams need (the flow options of a VGGish part) comes from the
+    first part that records it, as would any run's default. Execution settings (device, batch size, …) say how,
+    not what, was computed: the first part's. Disagreements are an UnavError naming both parts and the keys."""
+    merged: dict[str, Any] = {}
+    clashes: list[str] = []
+    keys = list(dict.fromkeys(k for p in parts for k in p.settings if k != "streams"))
+    for key in keys:
+        holders = [(i, p) for i, p in enumerate(parts) if key in p.settings]
+        shaped = SETTING_STREAMS.get(key)
+        owners = [(i, p) for i, p in holders if shaped is None or set(shaped) & set(p.streams)]
+        judged = holders[:1] if key in EXECUTION_KEYS or not owners else owners
+        i0, first = judged[0]
+        merged[key] = value = first.settings[key]
+        clashes += [f"{key} ({value!r} in {_part_name(first, i0)} vs {p.settings[key]!r} in {_part_name(p, i)})"
+                    for i, p in judged[1:] if p.settings[key] != value]
+    if clashes:
+        raise UnavError(f"video {parts[0].video_id!r}: the provenance parts disagree on setting(s) "
+                        f"{'; '.join(clashes)}; every setting must agree for one provenance file (extract the "
+                        f"parts with the same options)")
+    merged["streams"] = [s for s in STREAM_FILES if any(s in p.streams for p in parts)]
+    return dict(sorted(merged.items()))
+
+
+def merge_provenance(parts: Sequence[FeatureProvenance]) -> FeatureProvenance:
+    """One provenance from the per-stream ones (same video): streams, rows, files and weights are united; the
+    settings must agree (`_merged_settings`); the other entries are the first part's, with the largest frame
+    count, the flow of the part that has it and "unverified" / not paper-compatible if any part is."""
     if not parts:
         raise ValueError("merge_provenance: no parts")
-    vids = {p.get("id") for p in parts}
+    vids = {p.video_id for p in parts}
     if len(vids) != 1:
         raise UnavError(f"provenance files of different videos cannot be merged: {sorted(map(str, vids))}")
-    merged: dict[str, Any] = {k: v for k, v in parts[0].items() if k not in _PER_RUN}
-    streams: list[str] = []
-    settings: dict[str, Any] = {}
+    first = parts[0]
+    settings = _merged_settings(parts)
     rows: dict[str, int] = {}
     files: dict[str, str] = {}
     weights: dict[str, Any] = {}
-    for p in parts:
-        streams += [s for s in p["settings"].get("streams", []) if s not in streams]
-        rows.update(p.get("rows", {}))
-        files.update(p.get("files", {}))
-        weights.update(p.get("weights", {}))
-        for key in ("flow", "unverified"):
-            if key in p:
-                merged[key] = p[key]
-        if p.get("paper_compatible") is False:
-            merged["paper_compatible"] = False
-        for key, value in p["settings"].items():
-            if key == "streams":
-                continue
-            settings.setdefault(key, value)
-        for key in ("frames", "video_duration"):
-            if key in p and p[key] != merged.get(key) and key in merged and p[key] and merged[key]:
-                log.debug("%s: %s differs between parts (%r vs %r)", merged.get("id"), key, merged[key], p[key])
-    order = [s for s in STREAM_FILES if s in streams]
-    settings["streams"] = order
-    merged["settings"] = dict(sorted(settings.items()))
-    merged["weights"] = weights
-    merged["rows"] = {s: rows[s] for s in order if s in rows}
-    merged["rows_video"] = rows.get("rgb", rows.get("flow"))
-    merged["rows_audio"] = rows.get("vggish")
-    merged["files"] = {s: files[s] for s in order if s in files}
-    if max((p.get("frames") or 0) for p in parts):
-        merged["frames"] = max((p.get("frames") or 0) for p in parts)
-        merged["frames_duration"] = merged["frames"] / float(settings.get("fps", 25.0))
-    return merged
+    for i, p in enumerate(parts):
+        if not isinstance(p.weights, dict):
+            raise UnavError(f"video {first.video_id!r}: {_part_name(p, i)} names its weights {p.weights!r}; expected "
+                            f"the per-model entries `unav extract` writes")
+        rows.update(p.rows)
+        files.update(p.files)
+        weights.update(p.weights)
+    order = settings["streams"]
+    rows = {s: rows[s] for s in order if s in rows}
+    rows_video, rows_audio = FeatureProvenance.rows_of(rows)
+    frames = max((p.frames or 0) for p in parts) or first.frames
+    return dataclasses.replace(
+        first, settings=settings, weights=weights, rows=rows, rows_video=rows_video, rows_audio=rows_audio,
+        files={s: files[s] for s in order if s in files},
+        flow=next((p.flow for p in reversed(parts) if p.flow is not None), None),
+        unverified=any(p.unverified for p in parts), paper_compatible=all(p.paper_compatible for p in parts),
+        frames=frames,
+        frames_duration=frames / float(settings.get("fps", 25.0)) if frames else first.frames_duration,
+        source=None)
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -96,7 +110,7 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> dict:
+def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> FeatureProvenance:
     """Arrays of every part folder + one merged `{id}.json` into `out_dir`; returns the merged provenance."""
     out = Path(out_dir)
     parts = []
@@ -104,7 +118,7 @@ def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: st
     for d in map(Path, part_dirs):
         prov = _read_provenance(d / f"{vid}.json", vid)
         parts.append(prov)
-        for stream in prov["settings"].get("streams", []):
+        for stream in prov.streams:
             src = d / STREAM_FILES[stream].format(id=vid)
             if not src.is_file():
                 raise UnavError(f"video {vid!r}: {src} is missing (listed in {d / f'{vid}.json'})")
@@ -116,7 +130,7 @@ def merge_features(vid: str, part_dirs: Sequence[str | os.PathLike], out_dir: st
     out.mkdir(parents=True, exist_ok=True)
     for src, dst in arrays:
         _copy(src, dst)
-    write_json(out / f"{vid}.json", merged)
+    merged.write(out / f"{vid}.json")
     return merged
 
 
@@ -180,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.step == "merge-features":
             prov = merge_features(args.video_id, args.parts, args.out_dir)
-            print(f"{args.video_id}: {', '.join(f'{k} {v}' for k, v in prov['rows'].items())} -> {args.out_dir}")
+            print(f"{args.video_id}: {', '.join(f'{k} {v}' for k, v in prov.rows.items())} -> {args.out_dir}")
         else:
             feats = Path(args.features)
             if args.ids:

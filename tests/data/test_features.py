@@ -112,3 +112,16 @@ def test_provenance(tmp_path, caplog):
     (tmp_path / "c.json").write_text(json.dumps({"frames": 3}))
     with pytest.raises(UnavError, match="'c'.*settings"):
         check_provenance(tmp_path, ["a", "c"])
+
+
+def test_provenance_files_are_read_as_feature_provenance(tmp_path):
+    """The synthetic demo's files (video_id, weights named by a string) pass; a malformed entry is refused naming
+    the video and the file."""
+    s = {"source": "synthetic-features", "seed": 0, "num_classes": 6}
+    for vid in ("a", "b"):
+        (tmp_path / f"{vid}.json").write_text(json.dumps({"video_id": vid, "settings": s, "weights": "synthetic",
+                                                          "rows_video": 9, "rows_audio": 9}))
+    assert check_provenance(tmp_path, ["a", "b"]) == s
+    (tmp_path / "b.json").write_text(json.dumps({"settings": s, "rows": [9]}))
+    with pytest.raises(UnavError, match=r"video 'b': provenance file .*b\.json: 'rows' is \[9\]; expected a mapping"):
+        check_provenance(tmp_path, ["a", "b"])

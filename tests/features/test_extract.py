@@ -8,6 +8,7 @@ from unav.errors import UnavError
 from unav.features.extract import (ExtractSettings, Extractor, extract_video, extract_videos, flow_codes_to_input,
                                    rgb_to_input)
 from unav.features.flowpost import flow_to_codes, pad_frames
+from unav.features.provenance import FeatureProvenance
 from unav.features.i3d import build_i3d
 from unav.features.raft import build_raft
 from unav.features.windows import window_count
@@ -97,8 +98,12 @@ def test_real_clip_row_counts(media_dir, tmp_path, name, streams, rows, frames):
 def test_provenance_contents(tmp_path):
     video = make_video(tmp_path / "-dashed_id.mp4", frames=33)
     prov = extract_video(video, tmp_path / "out", seed=11, hop_seconds=0.32, **FAST)
-    on_disk = json.loads((tmp_path / "out" / "-dashed_id.json").read_text())
-    assert on_disk == prov
+    text = (tmp_path / "out" / "-dashed_id.json").read_text()
+    assert json.loads(text) == prov
+    typed = FeatureProvenance.read(tmp_path / "out" / "-dashed_id.json")
+    assert typed.to_json() == text and typed.video_id == "-dashed_id" and typed.rows == {"rgb": 2, "flow": 2, "vggish": 2}
+    assert list(prov) == ["id", "video", "settings", "weights", "versions", "video_duration", "frames",
+                          "frames_duration", "rows", "rows_video", "rows_audio", "files", "flow", "paper_compatible"]
     assert prov["id"] == "-dashed_id"
     assert prov["settings"]["streams"] == ["rgb", "flow", "vggish"]
     for key in ("device", "batch_size", "weights", "seed", "flow_method", "crop", "min_side", "hop_seconds",

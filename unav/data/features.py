@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import UnavError
+from ..features.provenance import FeatureProvenance
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,9 @@ def recorded_settings_of(provenance: object) -> object:
 def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:
     """Refuse features of different provenance; return the common "settings" (None: no files).
 
-    Each `{id}.json` must be a JSON object with a "settings" entry. Settings are compared as canonical
-    JSON (key order ignored); the first difference is reported with both video ids and the differing keys.
+    Each `{id}.json` must be a provenance file (`FeatureProvenance`: a JSON object with a "settings" mapping).
+    Settings are compared as canonical JSON (key order ignored); the first difference is reported with both
+    video ids and the differing keys.
     """
     feat_dir = Path(feat_dir)
     try:
@@ -208,32 +210,23 @@ def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:
         present = set()
     ids = list(ids)
     ref_id: str | None = None
-    ref: object = None
+    ref: dict = {}
     ref_key = ""
     without = 0
     for vid in ids:
         if f"{vid}.json" not in present:
             without += 1
             continue
-        path = provenance_path(feat_dir, vid)
         try:
-            doc = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise UnavError(f"video {vid!r}: provenance file {path} is not valid JSON ({err})") from err
-        if not isinstance(doc, dict) or "settings" not in doc:
-            raise UnavError(f"video {vid!r}: provenance file {path} has no 'settings' entry "
-                            f"(expected {{\"settings\": {{...extractor settings...}}, ...}})")
-        settings = doc["settings"]
+            settings = FeatureProvenance.read(provenance_path(feat_dir, vid)).settings
+        except UnavError as err:
+            raise UnavError(f"video {vid!r}: {err}") from None
         key = _canonical(settings)
         if ref_id is None:
             ref_id, ref, ref_key = vid, settings, key
         elif key != ref_key:
-            if isinstance(settings, dict) and isinstance(ref, dict):
-                diff = sorted(k for k in set(settings) | set(ref) if _canonical(settings.get(k)) != _canonical(ref.get(k)))
-                detail = "differing keys: " + ", ".join(
-                    f"{k} ({ref.get(k)!r} vs {settings.get(k)!r})" for k in diff[:5])
-            else:
-                detail = f"{ref!r} vs {settings!r}"
+            diff = sorted(k for k in set(settings) | set(ref) if _canonical(settings.get(k)) != _canonical(ref.get(k)))
+            detail = "differing keys: " + ", ".join(f"{k} ({ref.get(k)!r} vs {settings.get(k)!r})" for k in diff[:5])
             raise UnavError(f"features in {feat_dir} mix extractor settings: video {ref_id!r} and video "
                             f"{vid!r} ({provenance_path(feat_dir, vid).name}) differ; {detail}. "
                             f"Re-extract so all videos share one setting.")

@@ -28,6 +28,7 @@ from . import models
 from .flowsource import (check_flow_file, codes_tensor, computed_flow_meta, file_flow_meta, file_weights_entry,
                          flow_code_chunks, open_flow_file)
 from .i3d import FEATURE_DIM, I3D
+from .provenance import FeatureProvenance
 from .settings import FPS, STREAMS, ExtractSettings, stream_weights
 from .windows import STACK, STEP, WindowStream, window_count
 
@@ -235,7 +236,7 @@ class Extractor:
     # ---- one video ----------------------------------------------------------------------------------------
     def extract(self, path: str | os.PathLike, out_dir: str | os.PathLike,
                 flow_file: str | os.PathLike | None = None, info: VideoInfo | None = None) -> dict:
-        """Write `{id}_{stream}.npy` for the requested streams and `{id}.json`; returns the provenance.
+        """Write `{id}_{stream}.npy` for the requested streams and `{id}.json`; returns that JSON document.
         Nothing is written unless every stream succeeds. `info`: what `check_video` returned for this path,
         when the caller checked it already."""
         from ..io import remove_stale_temporaries
@@ -268,7 +269,7 @@ class Extractor:
                 raise too_short(vid, path, f"has audio of less than {minimum_seconds(['vggish']):g} s", s.streams)
         prov = self._provenance(vid, path, info, frames, arrays, flow_meta, flow_file)
         write_outputs(outputs, arrays, prov)
-        return prov
+        return prov.to_dict()
 
     def _visual(self, path: Path, vid: str, info, flow_file) -> tuple[int, dict[str, np.ndarray], dict | None]:
         """Decode once; feed RGB windows and flow codes (computed or read from `flow_file`)."""
@@ -346,59 +347,52 @@ class Extractor:
         return used
 
     def _provenance(self, vid: str, path: Path, info, frames: int, arrays: dict[str, np.ndarray],
-                    flow_meta: dict | None, flow_file) -> dict:
+                    flow_meta: dict | None, flow_file) -> FeatureProvenance:
         s = self.settings
-        settings = dataclasses.asdict(s)
-        settings["streams"] = list(s.streams)
-        settings["fps"] = FPS
-        settings["stack"] = STACK
-        settings["step"] = STEP
-        settings.pop("progress", None)
         rows = {k: int(v.shape[0]) for k, v in arrays.items()}
-        prov: dict[str, Any] = {
-            "id": vid,
-            "video": str(path),
-            "settings": settings,
-            "weights": self._weights_used(flow_file, flow_meta),
-            "versions": {"unav": __version__, "torch": torch.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
-            "video_duration": float(info.duration),
-            "frames": int(frames),
-            "frames_duration": frames / FPS,
-            "rows": rows,
-            "rows_video": rows.get("rgb", rows.get("flow")),
-            "rows_audio": rows.get("vggish"),
-            "files": {k: f"{vid}_{k}.npy" for k in arrays},
-        }
-        if flow_meta is not None:
-            prov["flow"] = flow_meta
-        if flow_file is not None and flow_meta is not None:
-            # the flow was made by `unav flow`: its settings, not this run's defaults, describe the features
-            # (`unav detect` reproduces extraction from these settings)
-            if flow_meta.get("method") == "raft" and flow_meta.get("updates") is not None:
-                settings["flow_updates"] = int(flow_meta["updates"])
-            if flow_meta.get("method") == "raft" and flow_meta.get("raft_weights"):
-                settings["raft_weights"] = flow_meta["raft_weights"]
-            if flow_meta.get("method") == "dis" and flow_meta.get("preset"):
-                settings["dis_preset"] = flow_meta["preset"]
-        if any(e.get("unverified") for e in prov["weights"].values()):
-            prov["unverified"] = True
-        if s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False:
-            prov["paper_compatible"] = False
-        return prov
+        weights = self._weights_used(flow_file, flow_meta)
+        rows_video, rows_audio = FeatureProvenance.rows_of(rows)
+        return FeatureProvenance(
+            video_id=vid, video=str(path), settings=_recorded_settings(s, flow_meta if flow_file else None),
+            weights=weights,
+            versions={"unav": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                      "python": platform.python_version()},
+            video_duration=float(info.duration), frames=int(frames), frames_duration=frames / FPS,
+            rows=rows, rows_video=rows_video, rows_audio=rows_audio,
+            files={k: f"{vid}_{k}.npy" for k in arrays}, flow=flow_meta,
+            unverified=any(e.get("unverified") for e in weights.values()),
+            paper_compatible=not (s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False))
 
 
-def write_outputs(paths: dict[str, Path], arrays: dict[str, np.ndarray], prov: dict) -> None:
+def _recorded_settings(s: ExtractSettings, file_flow: dict | None) -> dict[str, Any]:
+    """The "settings" a provenance file records: every option but progress, the streams as a list, and the frame
+    grid. Flow read from a `unav flow` file (`file_flow`, its metadata) was made with that file's settings, not
+    this run's defaults, and they describe the features (`unav detect` reproduces extraction from them)."""
+    settings = dataclasses.asdict(s)
+    settings["streams"] = list(s.streams)
+    settings["fps"] = FPS
+    settings["stack"] = STACK
+    settings["step"] = STEP
+    settings.pop("progress", None)
+    if file_flow is not None:
+        if file_flow.get("method") == "raft" and file_flow.get("updates") is not None:
+            settings["flow_updates"] = int(file_flow["updates"])
+        if file_flow.get("method") == "raft" and file_flow.get("raft_weights"):
+            settings["raft_weights"] = file_flow["raft_weights"]
+        if file_flow.get("method") == "dis" and file_flow.get("preset"):
+            settings["dis_preset"] = file_flow["preset"]
+    return settings
+
+
+def write_outputs(paths: dict[str, Path], arrays: dict[str, np.ndarray], prov: FeatureProvenance) -> None:
     """Write every array and the provenance JSON; renames happen only after all temporaries are complete,
     so an error leaves none of this call's files behind."""
-    import json
-
     with contextlib.ExitStack() as stack:
         temps = {key: stack.enter_context(atomic_path(p, suffix=p.suffix)) for key, p in paths.items()}
         for key, arr in arrays.items():
             with open(temps[key], "wb") as fh:
                 np.save(fh, np.ascontiguousarray(arr, dtype=np.float32))
-        temps["json"].write_text(json.dumps(prov, indent=2) + "\n")
+        temps["json"].write_text(prov.to_json())
 
 
 def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike, streams: Sequence[str] = STREAMS,
