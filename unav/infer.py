@@ -79,13 +79,17 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
     dev = resolve_device(device)
     dataset = UnavDataset(ann, features, split, cfg, training=False)
     from .data.features import recorded_settings_of
+    from .features.provenance import differing_settings
 
     expected = recorded_settings_of(ckpt.get("feature_provenance"))
-    # Settings recorded on both sides must agree; a named provenance (the released features) is checked by detect.
-    if isinstance(expected, dict) and isinstance(dataset.provenance, dict) and expected != dataset.provenance:
-        raise UnavError(f"features in {features} were extracted with settings {dataset.provenance}, "
-                        f"but checkpoint {checkpoint} was trained on features extracted with {expected}; "
-                        f"re-extract them with the checkpoint's settings")
+    # Settings recorded on both sides must agree (not how they ran: device, batch size); a named provenance
+    # (the released features) is checked by detect.
+    if isinstance(expected, dict) and isinstance(dataset.provenance, dict):
+        diff = differing_settings(expected, dataset.provenance)
+        if diff:
+            detail = ", ".join(f"{k} {dataset.provenance.get(k)!r} (checkpoint: {expected.get(k)!r})" for k in diff[:6])
+            raise UnavError(f"features in {features} were extracted with other settings than checkpoint "
+                            f"{checkpoint} was trained on: {detail}; re-extract them with the checkpoint's settings")
     results = predict_dataset(model.to(dev), dataset, list(ckpt["classes"]), cfg, dev)
     meta = {"unav_version": __version__, "checkpoint": str(checkpoint), "weights": which, "split": split,
             "feature_provenance": dataset.provenance, "config": cfg["test"]}

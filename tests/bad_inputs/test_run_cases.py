@@ -251,8 +251,14 @@ CASES = [
              {"segment": [0.0, 1.0], "label": "new_sound", "label_id": 7}))),
     Case("predict-features-other-settings", ["predict", "--checkpoint", "{run}/last.pt", "--annotations", "{ann}",
                                              "--features", "{feats_copy}", "--out", "{tmp}/p.json"], 2,
-         "extracted with settings", setup=edit_features(lambda d: [
+         "extracted with other settings", setup=edit_features(lambda d: [
              p.write_text(json.dumps({**json.loads(p.read_text()), "settings": {"source": "other"}}))
+             for p in d.glob("*.json")])),
+    Case("predict-features-from-a-gpu-are-the-same", ["predict", "--checkpoint", "{run}/last.pt", "--annotations",
+                                                       "{ann}", "--features", "{feats_copy}", "--out", "{tmp}/p.json"],
+         0, "predictions", setup=edit_features(lambda d: [
+             p.write_text(json.dumps({**json.loads(p.read_text()), "settings": {
+                 **json.loads(p.read_text())["settings"], "device": "cuda", "batch_size": 64}}))
              for p in d.glob("*.json")])),
     Case("predict-over-predictions-folder", PREDICT + ["--out", "{tmp}/preds"], 2, "is a folder",
          setup=write("preds/keep.txt", "mine"), unchanged=("{tmp}/preds",)),

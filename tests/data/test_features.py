@@ -109,6 +109,9 @@ def test_provenance(tmp_path, caplog):
     with pytest.raises(UnavError) as err:
         check_provenance(tmp_path, ["a", "b", "c"])
     assert "'a'" in str(err.value) and "'c'" in str(err.value) and "weights" in str(err.value)
+    # how the features were computed (device, batch size) is not a different setting
+    (tmp_path / "c.json").write_text(json.dumps({"settings": {**s, "device": "cuda:1", "batch_size": 64}}))
+    assert check_provenance(tmp_path, ["a", "b", "c"]) == s
     (tmp_path / "c.json").write_text(json.dumps({"frames": 3}))
     with pytest.raises(UnavError, match="'c'.*settings"):
         check_provenance(tmp_path, ["a", "c"])

@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import UnavError
-from ..features.provenance import FeatureProvenance
+from ..features.provenance import FeatureProvenance, differing_settings
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +184,6 @@ def missing_feature_files(feat_dir: str | Path, ids: Iterable[str], streams: Seq
     return out
 
 
-def _canonical(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
 def recorded_settings_of(provenance: object) -> object:
     """The extractor settings a checkpoint's `feature_provenance` records: training stores the settings
     themselves, imported checkpoints wrap a name ({"settings": "unav100-released"})."""
@@ -200,8 +196,8 @@ def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:
     """Refuse features of different provenance; return the common "settings" (None: no files).
 
     Each `{id}.json` must be a provenance file (`FeatureProvenance`: a JSON object with a "settings" mapping).
-    Settings are compared as canonical JSON (key order ignored); the first difference is reported with both
-    video ids and the differing keys.
+    Settings are compared as canonical JSON (key order ignored) without the execution keys (device, batch size,
+    …); the first difference is reported with both video ids and the differing keys.
     """
     feat_dir = Path(feat_dir)
     try:
@@ -211,7 +207,6 @@ def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:
     ids = list(ids)
     ref_id: str | None = None
     ref: dict = {}
-    ref_key = ""
     without = 0
     for vid in ids:
         if f"{vid}.json" not in present:
@@ -221,11 +216,11 @@ def check_provenance(feat_dir: str | Path, ids: Iterable[str]) -> dict | None:
             settings = FeatureProvenance.read(provenance_path(feat_dir, vid)).settings
         except UnavError as err:
             raise UnavError(f"video {vid!r}: {err}") from None
-        key = _canonical(settings)
         if ref_id is None:
-            ref_id, ref, ref_key = vid, settings, key
-        elif key != ref_key:
-            diff = sorted(k for k in set(settings) | set(ref) if _canonical(settings.get(k)) != _canonical(ref.get(k)))
+            ref_id, ref = vid, settings
+            continue
+        diff = differing_settings(ref, settings)
+        if diff:
             detail = "differing keys: " + ", ".join(f"{k} ({ref.get(k)!r} vs {settings.get(k)!r})" for k in diff[:5])
             raise UnavError(f"features in {feat_dir} mix extractor settings: video {ref_id!r} and video "
                             f"{vid!r} ({provenance_path(feat_dir, vid).name}) differ; {detail}. "

@@ -148,3 +148,14 @@ class _Checker:
 
 def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
+
+
+def differing_settings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two recorded extractor settings (key order ignored), leaving out the
+    keys that say how, not what, was computed (device, batch size, …): features made on a GPU match CPU ones."""
+    from .settings import EXECUTION_KEYS
+
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    return sorted(k for k in set(a) | set(b) if k not in EXECUTION_KEYS and canonical(a.get(k)) != canonical(b.get(k)))
