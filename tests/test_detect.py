@@ -16,7 +16,8 @@ from unav.config import load_config
 from unav.data.features import VideoFeatures
 from unav.detect import Detector
 from unav.detect_inputs import expand_inputs
-from unav.detect_settings import EXECUTION_KEYS, extract_settings, recorded_settings, required_weights
+from unav.detect_settings import extract_settings, recorded_settings
+from unav.features.settings import EXECUTION_KEYS, required_weights
 from unav.errors import UnavError
 from unav.event_files import events_csv, to_events
 from unav.features.extract import ExtractSettings

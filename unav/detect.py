@@ -30,6 +30,7 @@ from .detect_settings import extract_settings
 from .errors import UnavError
 from .event_files import EVENTS_CSV, EVENTS_JSON, to_events, write_event_files
 from .features.extract import Extractor
+from .features.provenance import FeatureProvenance
 from .staged_folder import install_folder, scratch_folder
 
 if TYPE_CHECKING:
@@ -93,13 +94,13 @@ class Detector:
         self.extractor = Extractor(self.settings)
 
     # ---- stages ----
-    def features(self, path: Path, feat_dir: Path) -> tuple[dict, VideoFeatures]:
+    def features(self, path: Path, feat_dir: Path) -> tuple[FeatureProvenance, VideoFeatures]:
         """Extract into `feat_dir`; (provenance, VideoFeatures with both modalities cut to the shorter)."""
         from .data.features import load_video_features
 
-        prov = self.extractor.extract(path, feat_dir)
+        prov = FeatureProvenance.from_dict(self.extractor.extract(path, feat_dir), source=str(path))
         ds, modalities = self.cfg["dataset"], self.cfg["model"]["modalities"]
-        feats = load_video_features(feat_dir, prov["id"], ds["visual_streams"], load_audio="audio" in modalities,
+        feats = load_video_features(feat_dir, prov.video_id, ds["visual_streams"], load_audio="audio" in modalities,
                                     load_visual="visual" in modalities,
                                     max_row_mismatch=ds.get("max_row_mismatch", 3))
         return prov, feats
@@ -173,8 +174,8 @@ class Detector:
             write_event_files(folder, {
                 "video_id": vid, "source": str(source), "duration": info.duration, "threshold": self.threshold,
                 "checkpoint": self.checkpoint, "weights": self.which, "classes": self.classes, "events": events,
-                "num_candidates": len(results), "feature_settings": prov["settings"], "feature_rows": prov["rows"],
-                "paper_compatible": prov.get("paper_compatible", True), "ground_truth": gt,
+                "num_candidates": len(results), "feature_settings": prov.settings, "feature_rows": prov.rows,
+                "paper_compatible": prov.paper_compatible, "ground_truth": gt,
                 "timing": {k: round(v, 3) for k, v in timing.items()}, "files": files, "unav_version": __version__})
             install_folder(folder, out / vid)
         return DetectResult(vid, out / vid, events, info.duration, files, timing, entry)

@@ -9,17 +9,16 @@ import os
 from typing import Any
 
 from .errors import UnavError
-from .features.extract import FPS, STREAMS, ExtractSettings
+from .features.settings import EXECUTION_KEYS, FPS, STREAMS, ExtractSettings, required_weights
+from .features.weights import raft_weight_names
 from .features.windows import STACK, STEP
 
 RELEASED = "unav100-released"
 # The features of the UnAV-100 release (features.md): pretrained I3D rgb + flow (RAFT-sintel, 20 updates) on 224
 # crops of 25 fps frames resized to a 256 shorter side after the reference's x264 re-encode, VGGish at 0.32 s.
 RELEASED_SETTINGS: dict[str, Any] = dict(weights="pretrained", flow_method="raft", flow_updates=20,
-                                         raft_weights="raft_sintel", crop=224, min_side=256, hop_seconds=0.32,
+                                         raft_weights=raft_weight_names()[0], crop=224, min_side=256, hop_seconds=0.32,
                                          reencode=True, seed=0, dis_preset="medium")
-# keys of the recorded settings that say how, not what, was computed: taken from this run
-EXECUTION_KEYS = ("device", "batch_size", "weights_dir", "allow_unverified_weights", "chunk", "progress")
 GRID_KEYS = {"fps": FPS, "stack": STACK, "step": STEP}
 
 
@@ -98,22 +97,6 @@ def extract_settings(ckpt: dict, checkpoint: str | os.PathLike, device: str = "c
         raise UnavError(f"checkpoint {checkpoint}: its feature settings cannot be reproduced ({err})") from err
     check_weights(out, checkpoint)
     return out
-
-
-def required_weights(settings: ExtractSettings) -> list[str]:
-    """Registry names of the pretrained files the settings load (none in "random" mode)."""
-    if settings.weights != "pretrained":
-        return []
-    names = []
-    if "rgb" in settings.streams:
-        names.append("i3d_rgb")
-    if "flow" in settings.streams:
-        names.append("i3d_flow")
-        if settings.flow_method == "raft":
-            names.append(settings.raft_weights)
-    if "vggish" in settings.streams:
-        names.append("vggish")
-    return names
 
 
 def check_weights(settings: ExtractSettings, checkpoint: str | os.PathLike) -> None:

@@ -1,26 +1,26 @@
 # flow -> i3d (rgb + flow streams), vggish -> features (one folder, one provenance file per video).
-from unav.features.weights import load_registry as load_weights_registry, registry_path as weights_registry_path
+from unav.features.weights import load_registry as load_weights_registry, name_for_role, registry_path as weights_registry_path
 
 FLOW = config["flow"]
 EXT = config["extract"]
 WEIGHTS_DIR = EXT.get("weights_dir") or "weights"
 PRETRAINED = EXT["weights"] == "pretrained"
 FLOW_PRETRAINED = FLOW["method"] == "raft" and FLOW["weights"] == "pretrained"
-# Registry name -> file name of the weights the rules read. The file names come from unav's weights registry
+# Role -> registry name -> file name of the weights the rules read, all from unav's weights registry
 # (unav/resources/weights.yaml, or $UNAV_WEIGHTS_REGISTRY as for `unav weights fetch`), their one source.
-WEIGHT_NAMES = ("i3d_rgb", "i3d_flow", "raft_sintel", "vggish")
+WEIGHT_NAMES = {role: name_for_role(role) for role in ("i3d_rgb", "i3d_flow", "raft", "vggish")}
 try:
     _REGISTRY = load_weights_registry()
 except UnavError as err:
     fail(str(err))
-if _MISSING := [n for n in WEIGHT_NAMES if n not in _REGISTRY]:
+if _MISSING := [n for n in WEIGHT_NAMES.values() if n not in _REGISTRY]:
     fail(f"weights registry {weights_registry_path()} lacks {', '.join(_MISSING)}")
-WEIGHT_FILES = {n: _REGISTRY[n].file for n in WEIGHT_NAMES}
+WEIGHT_FILES = {n: _REGISTRY[n].file for n in WEIGHT_NAMES.values()}
 
 
-def weight_inputs(*names):
-    """The fetched weight files a rule reads (none with random weights)."""
-    return [f"{WEIGHTS_DIR}/{WEIGHT_FILES[n]}" for n in names]
+def weight_inputs(*roles):
+    """The fetched weight files a rule reads, by role (none with random weights)."""
+    return [f"{WEIGHTS_DIR}/{WEIGHT_FILES[WEIGHT_NAMES[r]]}" for r in roles]
 
 
 rule weights:
@@ -46,7 +46,7 @@ rule weights:
 rule flow:
     input:
         video=CLIP,
-        weights=weight_inputs("raft_sintel") if FLOW_PRETRAINED else [],
+        weights=weight_inputs("raft") if FLOW_PRETRAINED else [],
     output:
         (lambda p: p if FLOW["keep"] else temp(p))(f"{RES}/flow/{{id}}.flow"),
     params:
