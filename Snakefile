@@ -17,7 +17,7 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 # `--config key='{"a": true}'` arrives with every nested value a string: type them before validation
 from snakemake.utils import update_config
-from unav.workflow import typed_cli_config
+from unav.pipeline.steps import typed_cli_config
 
 for _key, _value in (workflow.config_settings.overwrite_config or {}).items():
     if isinstance(_value, (dict, list)):

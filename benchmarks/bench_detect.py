@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 def measured(work: Path, media: Path) -> dict:
     from detect_support import build_checkpoints
 
-    from unav.detect import Detector
+    from unav.detection.detector import Detector
 
     ck = build_checkpoints(work / "checkpoints")
     t = time.perf_counter()

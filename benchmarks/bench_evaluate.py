@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unav.metrics import evaluate_detections, format_table
+from unav.evaluation.metrics import evaluate_detections, format_table
 
 
 def synthetic_results(database: dict, split: str = "test", per_video: int = 100, seed: int = 0) -> dict:

@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from unav.nms import soft_nms
-from unav.postprocess import TEST_DEFAULTS, decode_level, decode_video, grid_to_seconds
+from unav.evaluation.nms import soft_nms
+from unav.evaluation.postprocess import TEST_DEFAULTS, decode_level, decode_video, grid_to_seconds
 
 STRIDES = [1, 2, 4, 8, 16, 32]
 

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from unav.stats import compute_stats, load_database, plot_stats
+from unav.data.stats import compute_stats, load_database, plot_stats
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 thread: OMP/MKL_NUM_THREADS=1, as a rule with `threads: 1`), split into a fixed start-up cost and a cost per
 second of video: each command runs on a 2-s cut and on the whole clip of a real video, and
   per video-second = (t_whole - t_2s) / (duration - 2),   start-up = t_2s - 2 * per video-second.
-These figures (and the README's per-stage benchmarks) are the cost table of unav/workflow_resources.py.
+These figures (and the README's per-stage benchmarks) are the cost table of unav/pipeline/resources.py.
 
     .venv/bin/python benchmarks/bench_workflow_stages.py [CLIP] [--device cpu|cuda] [--paper]
 

@@ -13,7 +13,7 @@ echo
 echo "unav demo — synthetic videos, seeded random extractor weights (a pipeline check, not the paper's numbers)"
 python - "$metrics" <<'PY'
 import json, sys
-from unav.metrics import format_table
+from unav.evaluation.metrics import format_table
 print(format_table(json.load(open(sys.argv[1]))))
 PY
 echo "metrics: $metrics"

@@ -44,7 +44,7 @@ def make_clip(path: Path, seconds: float, freq: int = 440, size: str = "64x48", 
 def _train(root: Path, feat_dir: Path, ann_path: Path, modalities: list[str], name: str) -> Path:
     from unav.config import load_config
     from unav.data.annotations import load_annotations
-    from unav.train import train
+    from unav.engine.train import train
 
     cfg = load_config([Path(__file__).resolve().parents[1] / "unav" / "configs" / "demo.yaml"], {
         "seed": 1,

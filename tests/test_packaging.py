@@ -56,7 +56,7 @@ def test_installed_weights_list(installed, tmp_path):
 
 
 def test_installed_configs_and_templates(installed):
-    code = ("from pathlib import Path; import unav, unav.config as C, unav.html_view as H\n"
+    code = ("from pathlib import Path; import unav, unav.config as C, unav.views.html_view as H\n"
             "site = Path(unav.__file__).parent\n"
             "assert Path(C.DEFAULTS_PATH).is_relative_to(site), C.DEFAULTS_PATH\n"
             "for names in ([], ['demo'], ['demo.yaml'], ['variants/a_only.yaml'], ['a_only']):\n"

@@ -83,5 +83,27 @@ def test_cycle_finder_sees_a_circle():
 def test_no_import_circle_in_unav():
     mods = module_files()
     graph = {name: imported_modules(name, path, mods) for name, path in mods.items()}
-    assert "unav.device" in graph["unav.train"]   # the reader sees imports (a broken reader finds no circle)
+    assert "unav.device" in graph["unav.engine.train"]   # the reader sees imports (a broken reader finds no circle)
     assert import_cycles(graph) == []
+
+
+def readme_layout() -> str:
+    text = (PACKAGE.parent / "README.md").read_text()
+    start = text.index("## Layout")
+    block = text[text.index("```", start) + 3:]
+    return block[:block.index("```")]
+
+
+def test_readme_layout_matches_the_package():
+    """Every subpackage and top-level module of unav is named in the README's layout, and nothing else is."""
+    import re
+
+    named = set()
+    for line in readme_layout().splitlines():   # "  name.py other/   what they do": names, then 2+ spaces
+        found = re.match(r"^  (\S.*?)(?:\s{2,}|$)", line)
+        if found:
+            named.update(found.group(1).split())
+    actual = {p.name + "/" for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+    actual |= {p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
+    named.discard("unav/")
+    assert named == actual, (sorted(named - actual), sorted(actual - named))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from unav.config import CONFIG_DIR, deep_merge, load_config
+from unav.config import CONFIG_DIR, load_config
 from unav.model.localizer import Localizer, input_dims
 
 VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variants").glob("*.yaml"))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from .config import CONFIG_DIR, load_config
 from .data.annotations import load_annotations
-from .infer import database_of, predict_checkpoint
+from .engine.infer import database_of, predict_checkpoint
 from .io import write_json
-from .metrics import evaluate_detections, format_table
-from .timeline import plot_prediction_timeline
-from .train import train
+from .evaluation.metrics import evaluate_detections, format_table
+from .views.timeline import plot_prediction_timeline
+from .engine.train import train
 
 
 def shuffled_label_baseline(database: dict, results: dict, classes: list[str], seed: int = 0) -> float:

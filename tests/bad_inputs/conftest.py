@@ -29,8 +29,8 @@ def bad_fixtures(tmp_path_factory) -> dict[str, Path]:
     from unav.config import CONFIG_DIR, load_config
     from unav.data.annotations import load_annotations
     from unav.data.synthetic import make_synthetic_dataset
-    from unav.infer import predict_checkpoint
-    from unav.train import train
+    from unav.engine.infer import predict_checkpoint
+    from unav.engine.train import train
 
     root = tmp_path_factory.mktemp("bad_inputs")
     ann, feats = make_synthetic_dataset(root / "data", num_videos=12, num_classes=3, seed=5, min_rows=40,

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from detect_support import (_single_thread, check_page, checkpoints, edited_checkpoint, http_server,  # noqa: F401
-                            make_clip, needs_browser)
+                            make_clip)
 from unav.cli import main
-from unav.timeline import timeline_size
+from unav.views.timeline import timeline_size
 
 REAL = ("--HuBNHXu9I", "v_GGSY1Qvo990", "v_ZNVhz7ctTq0")
 

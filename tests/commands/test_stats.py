@@ -3,7 +3,7 @@ import json
 import pytest
 
 from unav.cli import main
-from unav.stats import PLOT_FILES
+from unav.data.stats import PLOT_FILES
 
 
 def write_annotations(path, database):

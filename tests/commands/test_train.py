@@ -9,7 +9,7 @@ import pytest
 
 from unav.cli import main
 from unav.errors import UnavError
-from unav.train import prepare_run_dir
+from unav.engine.train import prepare_run_dir
 
 ANN = {"database": {"v1": {"subset": "train", "duration": 10.0,
                            "annotations": [{"segment": [1.0, 3.0], "label": "dog", "label_id": 0}]}}}

@@ -4,7 +4,6 @@ a run killed mid-way resumes to the same metrics."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import signal

@@ -107,7 +107,7 @@ PER_VIDEO = ("trim", "flow", "i3d", "vggish", "features")
 
 
 def test_runtime_follows_duration_device_and_size():
-    from unav.workflow_resources import DEFAULT_DURATION_S, runtime_minutes
+    from unav.pipeline.resources import DEFAULT_DURATION_S, runtime_minutes
 
     for device in ("cpu", "cuda"):
         for stage in PER_VIDEO:
@@ -181,7 +181,7 @@ def test_group_job_of_short_clips_asks_for_hours_not_days(tmp_path):
     """50 ten-second clips (one group job, group-components video: 50) at the paper's settings on a GPU: every
     per-video job asks for the runtime of its clip's duration, and the group job for a few hours at most (the
     sum of its jobs' runtimes bounds what Snakemake asks SLURM for); flat 20-60 minutes per job asked for 6,200."""
-    from unav.workflow_resources import runtime_minutes
+    from unav.pipeline.resources import runtime_minutes
 
     ids = [f"clip{i:07d}" for i in range(SLURM["group-components"]["video"])]
     cfg = youtube_videos(tmp_path, {v: 10.0 for v in ids}, PAPER_GPU)
@@ -197,7 +197,7 @@ def test_group_job_of_short_clips_asks_for_hours_not_days(tmp_path):
 
 def test_runtime_follows_the_listed_window(tmp_path):
     """The duration is the list's window (end - start): a 10-minute window asks for more than a 10-s one."""
-    from unav.workflow_resources import runtime_minutes
+    from unav.pipeline.resources import runtime_minutes
 
     cfg = youtube_videos(tmp_path, {"shortclip01": 10.0, "longclip001": 600.0}, {})   # config.yaml: CPU, DIS, crop 32
     jobs = [j for j in planned_jobs(slurm_dry_run(tmp_path, cfg)) if j["rule"] in PER_VIDEO]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..errors import UnavError
 
 if TYPE_CHECKING:
-    from ..detect import DetectResult
+    from ..detection.detector import DetectResult
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..detect import Detector
-    from ..detect_inputs import expand_inputs
+    from ..detection.detector import Detector
+    from ..detection.inputs import expand_inputs
 
     sources = expand_inputs(args.inputs)           # missing inputs: refused before any model is loaded
     annotations = None

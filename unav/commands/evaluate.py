@@ -2,7 +2,7 @@
 per-class AP bar chart.
 
 Both inputs are checked before anything is written: the annotation file by unav.data.annotations, every
-prediction against it (unav.metrics: its videos, label_ids and labels). --out and --plot must be file paths."""
+prediction against it (unav.evaluation.metrics: its videos, label_ids and labels). --out and --plot must be file paths."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 from ..data.annotations import SUBSETS, load_annotations
 from ..errors import UnavError
-from ..io import atomic_path, check_output_file, write_json
-from ..metrics import evaluate_detections, format_table
+from ..io import check_output_file, write_json
+from ..evaluation.metrics import evaluate_detections, format_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
           f"{metrics['num_evaluated_predictions']} predictions evaluated "
           f"({metrics['num_ignored_predictions']} ignored) -> {out}")
     if plot is not None:
-        from ..plots import plot_per_class_ap
+        from ..views.plots import plot_per_class_ap
 
         plot_per_class_ap(metrics, plot)
         print(f"per-class AP chart -> {plot}")

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..infer import predict_checkpoint
+    from ..engine.infer import predict_checkpoint
 
     from ..device import resolve_device
 

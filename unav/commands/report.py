@@ -1,6 +1,6 @@
 """`unav report --metrics M --predictions P --annotations A --out-dir DIR [--run RUN] [--failures TSV]
 [--split test] [--timelines 3] [--threshold 0.3]`: the tables and timeline figures of the workflow report
-(see unav.report)."""
+(see unav.views.report)."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..io import check_output_dir
-    from ..report import build_report
+    from ..views.report import build_report
 
     check_output_dir(args.out_dir, "--out-dir")
     s = build_report(args.metrics, args.predictions, args.annotations, args.out_dir, run_dir=args.run,

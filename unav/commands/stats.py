@@ -1,6 +1,6 @@
 """`unav stats --annotations A.json --out DIR`: dataset statistics (section 3.3, Fig. 2-3 of the paper).
 
-Writes DIR/stats.json and the PNGs of unav.stats.PLOT_FILES, and prints a short summary table.
+Writes DIR/stats.json and the PNGs of unav.data.stats.PLOT_FILES, and prints a short summary table.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from ..data.annotations import load_annotations
 from ..errors import UnavError
 from ..io import check_output_dir, write_json
-from ..stats import compute_stats, plot_stats
+from ..data.stats import compute_stats, plot_stats
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

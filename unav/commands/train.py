@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..data.annotations import load_annotations
-    from ..train import prepare_run_dir, train
+    from ..engine.train import prepare_run_dir, train
 
     if args.resume and args.force:
         raise UnavError("--resume continues the run in --out, --force moves it aside: give one of them")

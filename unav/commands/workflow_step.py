@@ -1,4 +1,4 @@
-"""`unav workflow-step merge-features|subset-annotations …`: the workflow's two glue steps (unav/workflow.py)."""
+"""`unav workflow-step merge-features|subset-annotations …`: the workflow's two glue steps (unav/pipeline/steps.py)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..workflow import main
+    from ..pipeline.steps import main
 
     return main(args.argv)

@@ -17,7 +17,6 @@ provenance file (e.g. the released features) are accepted, with a warning when m
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass

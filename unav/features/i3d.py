@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UnavError
-from ..state_dict import load_strict
+from ..model.state_dict import load_strict
 
 Triple = tuple[int, int, int]
 

@@ -29,7 +29,7 @@ from torchvision.models.optical_flow._utils import make_coords_grid, upsample_fl
 from torchvision.models.optical_flow.raft import RAFT
 
 from ..errors import UnavError
-from ..state_dict import compare_state_dict, load_strict
+from ..model.state_dict import compare_state_dict, load_strict
 from .flowpost import crop_offsets, flow_to_codes, pad_frames, padded_size
 
 # The weights the paper's features were computed with (torchvision's port of raft-sintel.pth).

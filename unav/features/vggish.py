@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UnavError
-from ..state_dict import load_strict
+from ..model.state_dict import load_strict
 
 SAMPLE_RATE = 16000
 WINDOW = 400            # samples (25 ms)

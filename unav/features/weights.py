@@ -249,7 +249,7 @@ def download(url: str, dest: Path, entry: WeightEntry, allow_unverified: bool = 
                         f"as {entry.file} (expected {entry.expected()})") from err
     with response, atomic_path(dest) as tmp:
         total = response.headers.get("Content-Length")
-        sha, parts, size = hashlib.sha256(), [], 0
+        sha, size = hashlib.sha256(), 0
         with open(tmp, "wb") as out, _progress(int(total) if total else None, entry.file) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)

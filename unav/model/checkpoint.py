@@ -63,7 +63,7 @@ def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, 
     model = Localizer(ckpt["config"], len(ckpt["classes"]))
     which = "ema" if use_ema and ckpt.get("ema") is not None else "model"
     state = ckpt["ema"] if which == "ema" else ckpt["model"]
-    from ..state_dict import load_strict
+    from .state_dict import load_strict
 
     bad = non_finite_tensors(state)
     if bad:

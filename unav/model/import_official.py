@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from .. import __version__
 from ..config import load_config
 from ..errors import UnavError
-from ..state_dict import load_strict
+from .state_dict import load_strict
 from .checkpoint import FORMAT
 from .localizer import Localizer
 

@@ -129,8 +129,8 @@ def video_duration(vid):
 def video_runtime(stage):
     """The `runtime` of a per-video rule (trim, flow, i3d, vggish, features): minutes from the video's duration
     and the measured cost per video-second of the stage on this config's device and sizes, doubled on the retry
-    (unav/workflow_resources.py). A dict lookup per job."""
-    from unav.workflow_resources import runtime_minutes
+    (unav/pipeline/resources.py). A dict lookup per job."""
+    from unav.pipeline.resources import runtime_minutes
 
     opts = dict(device=DEVICE, flow_method=config["flow"]["method"], crop=config["extract"]["crop"],
                 min_side=config["extract"]["min_side"])

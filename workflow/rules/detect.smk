@@ -6,7 +6,7 @@
 import os as _os
 from pathlib import Path as _Path
 
-from unav.detect import VIDEO_SUFFIXES as _VIDEO_SUFFIXES
+from unav.detection.inputs import VIDEO_SUFFIXES as _VIDEO_SUFFIXES
 
 _DETECT = config.get("detect") or {}
 _DETECT_RESULTS = str(config.get("results", "results")).rstrip("/")

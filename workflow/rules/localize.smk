@@ -1,5 +1,5 @@
 # annotations of the videos that have features -> train -> predict -> evaluate; stats of the annotation file.
-from unav.stats import PLOT_FILES as STATS_PLOTS
+from unav.data.stats import PLOT_FILES as STATS_PLOTS
 
 TRAIN = config["train"]
 GPUS = int(TRAIN["gpus"]) if CUDA else 1

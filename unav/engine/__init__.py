@@ -1,0 +1,1 @@
+"""Training and inference: the training loop (train) and predictions over a dataset split (infer)."""

@@ -1,0 +1,1 @@
+"""From model outputs to scored events: decoding (postprocess), NMS and the paper's detection mAP (metrics)."""
