@@ -21,29 +21,13 @@ def _allowed(kind: str, low: float | None, high: float | None, low_open: bool) -
     return f"{kind} <= {show(high)}" if high is not None else kind
 
 
-def integer(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
-    """A whole number in [low, high] (either bound may be None)."""
-    allowed = _allowed("an integer", low, high, False)
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value}")
-        return value
-
-    return parse
-
-
-def number(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
-    """A finite number in [low, high] ((low, high] with `low_open`); NaN and infinities are refused."""
-    allowed = _allowed("a finite number", low, high, low_open)
+def _ranged(kind: str, convert: Callable[[str], float], low: float | None, high: float | None,
+            low_open: bool) -> Callable[[str], float]:
+    allowed = _allowed(kind, low, high, low_open)
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
         below = low is not None and (value <= low if low_open else value < low)
@@ -52,6 +36,16 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
         return value
 
     return parse
+
+
+def integer(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """A whole number in [low, high] (either bound may be None)."""
+    return _ranged("an integer", int, low, high, False)
+
+
+def number(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
+    """A finite number in [low, high] ((low, high] with `low_open`); NaN and infinities are refused."""
+    return _ranged("a finite number", float, low, high, low_open)
 
 
 positive_int = integer(1)
