@@ -21,6 +21,6 @@ stamp=.venv/.unav-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing unav and its dependencies into .venv (torch takes a minute)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test,workflow]"
+  .venv/bin/python -m pip install -q -e ".[extract,workflow,test]"
   touch "$stamp"
 fi

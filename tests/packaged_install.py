@@ -34,9 +34,10 @@ def build_wheel(root: Path) -> Path:
     return next(dist.glob("unav-*.whl"))
 
 
-def install_wheel_venv(root: Path) -> dict:
+def install_wheel_venv(root: Path, without: tuple[str, ...] = ()) -> dict:
     """Build the wheel and install it into a fresh venv under `root`. Returns wheel, py, bin, site (the venv's
-    site-packages), env (PATH with the venv first) and cwd (a working directory outside the checkout)."""
+    site-packages), env (PATH with the venv first) and cwd (a working directory outside the checkout).
+    `without`: distributions and modules left out of the venv (name prefixes, e.g. an extra's packages)."""
     root.mkdir(parents=True, exist_ok=True)
     wheel = build_wheel(root)
     venv = root / "venv"
@@ -50,7 +51,7 @@ def install_wheel_venv(root: Path) -> dict:
         for entry in sp.iterdir():
             name = entry.name
             if (name.startswith(("unav", "__editable__")) or name.endswith((".pth", ".egg-link"))
-                    or (deps / name).exists()):
+                    or name.lower().startswith(without) or (deps / name).exists()):
                 continue
             (deps / name).symlink_to(entry)
     (site_dir / "_unav_test_deps.pth").write_text(f"{deps}\n")

@@ -3,6 +3,7 @@
 into a fresh venv without unav's editable install (tests/packaged_install.py), then run outside the checkout."""
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -68,3 +69,48 @@ def test_installed_configs_and_templates(installed):
     out = _run([installed["py"], "-c", code], cwd=installed["cwd"], env=installed["env"])
     assert out.stdout.strip() == "ok"
     _run([installed["bin"] / "unav", "demo", "--help"], cwd=installed["cwd"], env=installed["env"])
+
+
+# The `extract` extra's modules and distributions (pyproject.toml): a plain `pip install unav` lacks them.
+EXTRACT_EXTRA = ("cv2", "opencv", "resampy", "numba", "llvmlite", "imageio_ffmpeg")
+
+
+def test_installed_demo_and_evaluate(installed):
+    """The offline demo (train, predict, evaluate, plots) and `unav evaluate` from the installed wheel."""
+    unav, cwd, env = installed["bin"] / "unav", installed["cwd"], installed["env"]
+    out = _run([unav, "demo", "--out", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd, env=env, timeout=900)
+    assert "avg" in out.stdout.lower() or "mAP" in out.stdout, out.stdout
+    demo = cwd / "demo"
+    _run([unav, "evaluate", "--annotations", demo / "data/annotations.json", "--predictions",
+          demo / "predictions.json", "--out", "metrics.json"], cwd=cwd, env=env)
+    metrics = json.loads((cwd / "metrics.json").read_text())
+    assert 0.0 <= metrics["average_mAP"] <= 1.0 and len(metrics["mAP"]) == len(metrics["tiou_thresholds"])
+
+
+def test_light_install_trains_and_names_the_extra(tmp_path_factory):
+    """Without the `extract` extra, training/evaluation run (the demo works on synthetic features) and the
+    extraction code paths say which extra to install."""
+    light = install_wheel_venv(tmp_path_factory.mktemp("light"), without=EXTRACT_EXTRA)
+    py, cwd, env = light["py"], light["cwd"], light["env"]
+    code = ("import importlib, numpy as np\n"
+            "from unav.errors import UnavError\n"
+            "for mod in ('cv2', 'resampy', 'imageio_ffmpeg'):\n"
+            "    try:\n"
+            "        importlib.import_module(mod)\n"
+            "    except ImportError:\n"
+            "        continue\n"
+            "    raise SystemExit(f'{mod} is importable in the light install')\n"
+            "from unav.media.audio import resample_16k\n"
+            "from unav.features.dis import DisFlowComputer, _cv2\n"
+            "for call in (lambda: resample_16k(np.zeros(441, np.float32), 44100), _cv2):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except UnavError as err:\n"
+            "        assert 'unav[extract]' in str(err), err\n"
+            "    else:\n"
+            "        raise SystemExit('no error without the extra')\n"
+            "print('ok')\n")
+    assert _run([py, "-c", code], cwd=cwd, env=env).stdout.strip() == "ok"
+    _run([light["bin"] / "unav", "demo", "--out", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd, env=env,
+         timeout=900)
+    assert (cwd / "demo" / "metrics.json").is_file()

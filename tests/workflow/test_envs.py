@@ -74,6 +74,13 @@ def test_every_rule_names_an_existing_env():
     assert used and all((REPO / "envs" / name).is_file() for name in used)
 
 
+def _source_version() -> str:
+    """unav's version from its one source, `__version__` in unav/__init__.py (pyproject reads it dynamically)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "version" in project.get("dynamic", []) and "version" not in project
+    return re.search(r'^__version__ = "([^"]+)"', (REPO / "unav" / "__init__.py").read_text(), re.M).group(1)
+
+
 def _conda_deps(env_file: Path) -> list[str]:
     return [d for d in yaml.safe_load(env_file.read_text())["dependencies"] if isinstance(d, str)]
 
@@ -132,5 +139,5 @@ def test_post_deploy_installs_the_checkout_editable(env_file, tmp_path):
     init, errors, version = out.stdout.split()
     assert Path(init) == REPO / "unav" / "__init__.py", f"unav imports from {init}, not the checkout {REPO}"
     assert Path(errors) == REPO / "unav" / "errors.py"
-    assert version == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert version == _source_version()   # the installed metadata carries the one version source
     assert not list(Path(site_dir).glob("unav/__init__.py")), "a copy of unav was installed into the env"

@@ -21,8 +21,8 @@ PRESETS = ("ultrafast", "fast", "medium")
 def _cv2():
     try:
         import cv2
-    except ImportError as err:  # pragma: no cover - cv2 is a declared dependency
-        raise UnavError("the DIS flow method needs OpenCV: pip install opencv-python-headless") from err
+    except ImportError as err:   # an install without the extraction extra
+        raise UnavError("the DIS flow method needs OpenCV: pip install \"unav[extract]\"") from err
     return cv2
 
 

@@ -49,8 +49,8 @@ def resample_16k(wave: np.ndarray, sr: int, resampler: Resampler = "kaiser_best"
         return wave
     try:
         import resampy
-    except ImportError as err:  # pragma: no cover - declared dependency
-        raise UnavError("resampy is required to resample audio to 16 kHz (`pip install resampy`)") from err
+    except ImportError as err:   # an install without the extraction extra
+        raise UnavError("resampling audio to 16 kHz needs resampy: pip install \"unav[extract]\"") from err
     return resampy.resample(wave, sr, TARGET_RATE, filter=resampler)
 
 

@@ -31,7 +31,8 @@ def _find(env_value: str | None) -> str:
     system = shutil.which("ffmpeg")
     if system:
         return system
-    raise UnavError("no ffmpeg found: `pip install imageio-ffmpeg`, install ffmpeg, or set UNAV_FFMPEG")
+    raise UnavError("no ffmpeg found: install the extraction extra (`pip install \"unav[extract]\"`, which pins "
+                    "the ffmpeg binary), install ffmpeg, or set UNAV_FFMPEG")
 
 
 def ffmpeg_exe() -> str:
