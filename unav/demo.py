@@ -28,7 +28,7 @@ def shuffled_label_baseline(database: dict, results: dict, classes: list[str], s
 
 
 def run_demo(out: str | Path, num_videos: int = 120, epochs: int | None = None, seed: int = 0,
-             overrides: dict | None = None) -> dict:
+             overrides: dict | None = None, progress: bool = True) -> dict:
     from .data.synthetic import make_synthetic_dataset
 
     out = Path(out)
@@ -39,9 +39,10 @@ def run_demo(out: str | Path, num_videos: int = 120, epochs: int | None = None, 
     cfg = load_config([CONFIG_DIR / "demo.yaml"], extra)
     ann = load_annotations(ann_path)
     run_dir = out / "run"
-    train(cfg, ann, feat_dir, run_dir, resume=True)
+    train(cfg, ann, feat_dir, run_dir, resume=True, progress=progress)
     pred_path = out / "predictions.json"
-    predict_checkpoint(str(run_dir / "best.pt"), str(ann_path), str(feat_dir), "test", str(pred_path), device="cpu")
+    predict_checkpoint(str(run_dir / "best.pt"), str(ann_path), str(feat_dir), "test", str(pred_path), device="cpu",
+                       progress=progress)
     results = json.loads(pred_path.read_text())["results"]
     database = database_of(ann)
     metrics = evaluate_detections(database, results, split="test")

@@ -54,7 +54,8 @@ def predict_batch(model: torch.nn.Module, batch: dict, classes: list[str], test_
 
 
 def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: str, out: str,
-                       device: str = "auto", weights: str = "auto", batch_size: int | None = None) -> dict:
+                       device: str = "auto", weights: str = "auto", batch_size: int | None = None,
+                       progress: bool = True) -> dict:
     """Load a checkpoint (its own config and classes), predict a split, write predictions.json atomically."""
     import copy
 
@@ -90,7 +91,7 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
             detail = ", ".join(f"{k} {dataset.provenance.get(k)!r} (checkpoint: {expected.get(k)!r})" for k in diff[:6])
             raise UnavError(f"features in {features} were extracted with other settings than checkpoint "
                             f"{checkpoint} was trained on: {detail}; re-extract them with the checkpoint's settings")
-    results = predict_dataset(model.to(dev), dataset, list(ckpt["classes"]), cfg, dev)
+    results = predict_dataset(model.to(dev), dataset, list(ckpt["classes"]), cfg, dev, progress=progress)
     meta = {"unav_version": __version__, "checkpoint": str(checkpoint), "weights": which, "split": split,
             "feature_provenance": dataset.provenance, "config": cfg["test"]}
     write_json(out, {"version": "unav-predictions-v1", "results": results, "external_data": {}, "meta": meta})

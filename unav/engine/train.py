@@ -57,8 +57,10 @@ class Trainer:
     Built from a validated config, the annotations and a features folder; `fit()` runs the remaining epochs, so a
     Trainer restored with `resume()` continues exactly where the run stopped. Under torchrun every process holds
     one replica (DistributedDataParallel) and rank 0 writes the run folder."""
-    def __init__(self, cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path):
+    def __init__(self, cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path,
+                 progress: bool = True):
         self.cfg, self.ann, self.feat_dir, self.out = cfg, annotations, Path(feat_dir), Path(out_dir)
+        self.progress = progress
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.main = self.rank == 0
@@ -227,8 +229,8 @@ class Trainer:
             self.train_set.set_epoch(self.epoch)
         sums: dict[str, float] = {}
         n = 0
-        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.total_epochs}", disable=not self.main,
-                   leave=False, dynamic_ncols=True)
+        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.total_epochs}",
+                   disable=not (self.main and self.progress), leave=False, dynamic_ncols=True)
         for batch in bar:
             parts = self.train_step(batch)
             n += 1
@@ -380,10 +382,10 @@ def prepare_run_dir(out_dir: str | Path, resume: bool = False, force: bool = Fal
 
 
 def train(cfg: dict, annotations: Annotations, feat_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          hooks: tuple = ()) -> dict:
+          hooks: tuple = (), progress: bool = True) -> dict:
     """Train (or with `resume`, continue) the run in `out_dir`; `hooks` are called with the trainer after each
     epoch's checkpoint is written. Half-written files of an interrupted run are removed first."""
-    trainer = Trainer(cfg, annotations, feat_dir, out_dir)
+    trainer = Trainer(cfg, annotations, feat_dir, out_dir, progress=progress)
     trainer.epoch_end_hooks.extend(hooks)
     last = Path(out_dir) / "last.pt"
     if trainer.main:   # what a killed run left half-written beside its outputs

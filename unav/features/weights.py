@@ -231,15 +231,15 @@ def digest_file(path: str | os.PathLike) -> Digest:
     return Digest(sha256=sha, git_blob=blob, size=st.st_size)
 
 
-def _progress(total: int | None, desc: str):
+def _progress(total: int | None, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                disable=None, leave=False)
+                disable=not enabled, leave=False)
 
 
 def download(url: str, dest: Path, entry: WeightEntry, allow_unverified: bool = False,
-             timeout: float = 60.0) -> tuple[Digest, str]:
+             timeout: float = 60.0, progress: bool = False) -> tuple[Digest, str]:
     """Download `url` to `dest` atomically while hashing; verify; (digest, "verified"|"unverified")."""
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "unav"}),
@@ -250,7 +250,7 @@ def download(url: str, dest: Path, entry: WeightEntry, allow_unverified: bool = 
     with response, atomic_path(dest) as tmp:
         total = response.headers.get("Content-Length")
         sha, size = hashlib.sha256(), 0
-        with open(tmp, "wb") as out, _progress(int(total) if total else None, entry.file) as bar:
+        with open(tmp, "wb") as out, _progress(int(total) if total else None, entry.file, progress) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 sha.update(chunk)
@@ -284,9 +284,9 @@ def _judge(entry: WeightEntry, digest: Digest, path: Path, allow_unverified: boo
 
 def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = None,
           allow_unverified: bool = False, registry: str | os.PathLike | None = None,
-          force: bool = False) -> dict[str, tuple[Path, str, str]]:
+          force: bool = False, progress: bool = False) -> dict[str, tuple[Path, str, str]]:
     """Download (if absent or failing its checks) and verify each named file; {name: (path, sha256, status)}.
-    `names` None or empty means every registry entry."""
+    `names` None or empty means every registry entry; `progress` draws a bar per download."""
     reg = load_registry(registry)
     wanted = [entry_for(n, registry) for n in (names or list(reg))]
     root = check_output_dir(_default_dir(weights_dir), "--weights-dir")
@@ -310,7 +310,7 @@ def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = N
                 results[entry.name] = (dest, digest.sha256, "unverified")
                 continue
             log.info("%s: %s fails its checks; downloading again", entry.name, dest)
-        digest, status = download(entry.url, dest, entry, allow_unverified)
+        digest, status = download(entry.url, dest, entry, allow_unverified, progress=progress)
         results[entry.name] = (dest, digest.sha256, status)
         log.info("%s: %s (%s)", entry.name, dest, status)
     return results

@@ -89,6 +89,7 @@ class DownloadOptions:
     format: str = "b"                    # the release used `-f b` (best single file with video and audio)
     timeout: float | None = None         # seconds per yt-dlp attempt (None: no limit)
     extra_args: list[str] = field(default_factory=list)
+    progress: bool = False               # yt-dlp's progress line on our stderr (a person at a terminal)
 
 
 @dataclass
@@ -146,8 +147,9 @@ def _literal(path: Path) -> str:
 
 
 def _ytdlp_args(url: str, output: list[str], opts: DownloadOptions) -> list[str]:
+    progress = [] if opts.progress else ["--no-progress", "--newline"]
     cmd = [sys.executable, "-m", "yt_dlp", "--ignore-config", "--no-playlist", "--no-part", "--no-mtime",
-           "--no-cache-dir", "--no-progress", "--newline", "--retries", "2", "--fragment-retries", "2",
+           "--no-cache-dir", *progress, "--retries", "2", "--fragment-retries", "2",
            "--socket-timeout", "30", "-f", opts.format, *output]
     if url.startswith("file:"):
         cmd.append("--enable-file-urls")
@@ -173,9 +175,11 @@ def classify_failure(stderr: str) -> tuple[str, str]:
     return "error", f"yt-dlp failed: {quote}"
 
 
-def _run_ytdlp(cmd: list[str], timeout: float | None) -> Attempt:
+def _run_ytdlp(cmd: list[str], timeout: float | None, progress: bool = False) -> Attempt:
+    """One yt-dlp run; with `progress` its stdout (where it draws progress) goes to our stderr, not captured."""
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, stdout=sys.stderr if progress else subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return Attempt(returncode=-1, stderr=f"ERROR: yt-dlp did not finish within {timeout} s (timed out)")
     except OSError as err:
@@ -184,7 +188,8 @@ def _run_ytdlp(cmd: list[str], timeout: float | None) -> Attempt:
     if proc.returncode != 0 and "No module named yt_dlp" in stderr:
         raise UnavError(f"yt-dlp is not installed for {cmd[0]}; install it with `pip install yt-dlp` "
                         f"(or the package's `workflow` extra)")
-    return Attempt(returncode=proc.returncode, stderr=stderr, stdout=proc.stdout.decode("utf-8", errors="replace"))
+    return Attempt(returncode=proc.returncode, stderr=stderr,
+                   stdout=(proc.stdout or b"").decode("utf-8", errors="replace"))
 
 
 def _verified(attempt: Attempt, file: Path | None) -> Outcome:
@@ -283,7 +288,7 @@ def download_video(video_id: str, out: str | Path, status_path: str | Path, opts
         tmp = Path(tmp_name)
         _remove(tmp)  # yt-dlp skips files that already exist
         try:
-            outcome = _verified(_run_ytdlp(ytdlp_command(url, tmp, opts), opts.timeout), tmp)
+            outcome = _verified(_run_ytdlp(ytdlp_command(url, tmp, opts), opts.timeout, opts.progress), tmp)
             if outcome.kind == "ok":
                 os.replace(tmp, out)
             return outcome
