@@ -58,18 +58,18 @@ def main() -> None:
         demo = ["--crop", "32", "--min-side", "40"]
         paper = ["--crop", "224", "--min-side", "256"]
         stage("flow dis (demo size)", lambda k, c: ["flow", str(c), "--out", str(tmp / f"{k}.demo.flow"),
-                                                    "--method", "dis", "--no-progress", *demo])
+                                                    "--flow-method", "dis", "--no-progress", *demo])
         stage("flow dis (paper size)", lambda k, c: ["flow", str(c), "--out", str(tmp / f"{k}.paper.flow"),
-                                                     "--method", "dis", "--no-progress", *paper])
+                                                     "--flow-method", "dis", "--no-progress", *paper])
         stage("i3d (demo size)", lambda k, c: ["extract", str(c), "--streams", "rgb,flow", "--flow",
                                                str(tmp / f"{k}.demo.flow"), "--flow-method", "dis",
                                                "--out-dir", str(tmp / f"{k}.demo"), "--weights", "random",
                                                "--no-progress", "--device", args.device, *demo])
         stage("vggish", lambda k, c: ["extract", str(c), "--streams", "vggish", "--out-dir", str(tmp / f"{k}.vgg"),
-                                      "--weights", "random", "--no-progress"])
+                                      "--weights", "random", "--device", "cpu", "--no-progress"])
         if args.paper:
             stage("flow raft (paper size)", lambda k, c: ["flow", str(c), "--out", str(tmp / f"{k}.raft.flow"),
-                                                          "--method", "raft", "--weights", "random",
+                                                          "--flow-method", "raft", "--weights", "random",
                                                           "--device", args.device, "--no-progress", *paper])
             stage("i3d (paper size)", lambda k, c: ["extract", str(c), "--streams", "rgb,flow", "--flow",
                                                     str(tmp / f"{k}.raft.flow"), "--flow-method", "raft",

@@ -78,7 +78,8 @@ EXTRACT_EXTRA = ("cv2", "opencv", "resampy", "numba", "llvmlite", "imageio_ffmpe
 def test_installed_demo_and_evaluate(installed):
     """The offline demo (train, predict, evaluate, plots) and `unav evaluate` from the installed wheel."""
     unav, cwd, env = installed["bin"] / "unav", installed["cwd"], installed["env"]
-    out = _run([unav, "demo", "--out", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd, env=env, timeout=900)
+    out = _run([unav, "demo", "--out-dir", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd, env=env,
+               timeout=900)
     assert "avg" in out.stdout.lower() or "mAP" in out.stdout, out.stdout
     demo = cwd / "demo"
     _run([unav, "evaluate", "--annotations", demo / "data/annotations.json", "--predictions",
@@ -111,6 +112,6 @@ def test_light_install_trains_and_names_the_extra(tmp_path_factory):
             "        raise SystemExit('no error without the extra')\n"
             "print('ok')\n")
     assert _run([py, "-c", code], cwd=cwd, env=env).stdout.strip() == "ok"
-    _run([light["bin"] / "unav", "demo", "--out", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd, env=env,
-         timeout=900)
+    _run([light["bin"] / "unav", "demo", "--out-dir", "demo", "--videos", "24", "--epochs", "1"], cwd=cwd,
+         env=env, timeout=900)
     assert (cwd / "demo" / "metrics.json").is_file()

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import logging
 import sys
+from types import ModuleType
+from typing import Iterator
 
 from . import __version__
 from .errors import UnavError
@@ -32,19 +34,76 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+INTERNAL = {"workflow-step"}   # glue the workflow calls: it works, but `unav --help` does not offer it
+
+LOG_LEVELS = {"-v": logging.DEBUG, "--verbose": logging.DEBUG, "-q": logging.WARNING, "--quiet": logging.WARNING}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every command's help: defaults shown where there is one, the examples epilog kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == [] or "default" in text.lower():
+            return text     # no meaningful default, or the help already says it in words
+        return super()._get_help_string(action)
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """-v / -q, accepted before the command name (by `main`) and after it (by each command's parser). No
+    default: an action's sub-parser (`weights fetch`) must not undo a -q given before it."""
+    parser.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG,
+                        default=argparse.SUPPRESS, help="debug messages too")
+    parser.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
+                        default=argparse.SUPPRESS, help="warnings and errors only (and no progress bars)")
+
+
+def _parser_tree(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """`parser` and the parsers of its sub-commands (`weights fetch`, …), depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parser_tree(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unav", description="unav: dense audio-visual event localization (UnAV-100).")
+    parser = argparse.ArgumentParser(prog="unav", description="unav: dense audio-visual event localization (UnAV-100).",
+                                     epilog="run `unav COMMAND --help` for a command's options and examples",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"unav {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_logging_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, add_help=False)
+        if name not in INTERNAL:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def command_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
+    """The parser of `unav NAME` (its options, -v/-q, the examples of its module) and the module."""
+    module = importlib.import_module(f"unav.commands.{COMMANDS[name][0]}")
+    examples = "\n".join(f"  {line}" for line in module.EXAMPLES)
+    parser = argparse.ArgumentParser(prog=f"unav {name}", description=COMMANDS[name][1],
+                                     epilog=f"examples:\n{examples}", formatter_class=HelpFormatter)
+    module.add_arguments(parser)
+    for each in _parser_tree(parser):
+        add_logging_options(each)
+    return parser, module
+
+
+def _configure_logging(level: int) -> None:
+    """A stderr handler for the process, and `level` for unav's own loggers (third-party ones stay at warnings)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("unav").setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    level = None
+    while argv and argv[0] in LOG_LEVELS:      # -v / -q before the command name
+        level = LOG_LEVELS[argv.pop(0)]
     # Parse only the global part first, then hand the rest to the command's own parser.
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
@@ -52,19 +111,22 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "--version":
         print(f"unav {__version__}")
         return 0
-    verbose = False
-    while argv and argv[0] in ("-v", "--verbose"):
-        verbose = True
-        argv.pop(0)
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        parser.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    module = importlib.import_module(f"unav.commands.{COMMANDS[name][0]}")
-    sub = argparse.ArgumentParser(prog=f"unav {name}", description=COMMANDS[name][1])
-    module.add_arguments(sub)
-    args = sub.parse_args(rest)
+        parser.error(f"unknown command {name!r}; choose from {', '.join(c for c in COMMANDS if c not in INTERNAL)}")
+    unav_log = logging.getLogger("unav")
+    before = unav_log.level
+    try:
+        _configure_logging(level or logging.INFO)   # before parsing: a deprecated spelling's warning shows
+        sub, module = command_parser(name)
+        args = sub.parse_args(rest, namespace=argparse.Namespace(log_level=level))
+        _configure_logging(args.log_level or logging.INFO)
+        return _run(name, module, args)
+    finally:
+        unav_log.setLevel(before)   # leave logging as found for callers that embed main (tests)
+
+
+def _run(name: str, module: ModuleType, args: argparse.Namespace) -> int:
     try:
         return int(module.run(args) or 0)
     except UnavError as err:

@@ -14,8 +14,8 @@ from .casebook import Case, Context, parametrize, run_case
 V = "syn0003"           # a train video
 T = "syn0009"           # a test video (the fixture predictions are for the test split)
 BAD = "{tmp}/bad.json"
-STATS = ["stats", "--annotations", BAD, "--out", "{tmp}/stats"]
-TRAIN = ["train", "--annotations", BAD, "--features", "{feats}", "--config", "{config}", "--out", "{tmp}/new_run"]
+STATS = ["stats", "--annotations", BAD, "--out-dir", "{tmp}/stats"]
+TRAIN = ["train", "--annotations", BAD, "--features", "{feats}", "--config", "{config}", "--out-dir", "{tmp}/new_run"]
 PREDICT = ["predict", "--checkpoint", "{run}/last.pt", "--annotations", BAD, "--features", "{feats}",
            "--out", "{tmp}/p.json"]
 EVAL_ANN = ["evaluate", "--annotations", BAD, "--predictions", "{preds}", "--out", "{tmp}/m.json"]
@@ -254,7 +254,7 @@ CASES = [
          f"video '{V}': annotations[0].segment: [-2.0, 1.0] lies outside the video",
          setup=damaged(event(segment=[-2.0, 1.0])), absent=("{tmp}/used.json",)),
     Case("detect-bad-annotations", ["detect", "{video}", "--checkpoint", "{run}/last.pt", "--annotations", BAD,
-                                    "--out", "{tmp}/det"], 2, f"video '{V}': subset: 'val' is not a known subset",
+                                    "--out-dir", "{tmp}/det"], 2, f"video '{V}': subset: 'val' is not a known subset",
          setup=damaged(video(subset="val")), absent=("{tmp}/det",)),
     # ---- predictions given to evaluate
     Case("eval-unknown-label-id", EVAL, 2,
@@ -305,8 +305,8 @@ CASES = [
     Case("eval-default-plot-is-folder", ["evaluate", "--annotations", "{ann}", "--predictions", "{preds}",
                                          "--out", "{tmp}/m.json"], 2, "error: --plot ",
          setup=mkdir("m_per_class_ap.png"), unchanged=("{tmp}/m_per_class_ap.png",), absent=("{tmp}/m.json",)),
-    Case("stats-out-is-file", ["stats", "--annotations", "{ann}", "--out", "{tmp}/stats.json"], 2, "error: --out ",
-         setup=write_text("stats.json", "mine"), unchanged=("{tmp}/stats.json",)),
+    Case("stats-out-is-file", ["stats", "--annotations", "{ann}", "--out-dir", "{tmp}/stats.json"], 2,
+         "error: --out-dir ", setup=write_text("stats.json", "mine"), unchanged=("{tmp}/stats.json",)),
     Case("check-inputs-out-is-folder", ["check-inputs", "--annotations", "{ann}", "--out", "{tmp}/summary"], 2,
          "error: --out ", setup=mkdir("summary"), unchanged=("{tmp}/summary",)),
     # ---- check-inputs: everything asked for, every problem
@@ -334,7 +334,7 @@ CASES = [
     Case("eval-label-only-predictions-ok", EVAL, 0, "predictions evaluated",
          setup=preds(lambda d: [e.pop("label_id") for es in d["results"].values() for e in es]
                      + [add_entry(label="sound_2", label_id=None)(d)])),
-    Case("stats-upper-case-subset-ok", ["stats", "--annotations", BAD, "--out", "{tmp}/stats", "--no-plots"], 0,
+    Case("stats-upper-case-subset-ok", ["stats", "--annotations", BAD, "--out-dir", "{tmp}/stats", "--no-plots"], 0,
          "split train: videos", setup=damaged(lambda d: [e.__setitem__("subset", e["subset"].upper())
                                                           for e in d["database"].values()]),
          check=lambda ctx: splits_are(ctx, {"train", "validation", "test"})),
@@ -351,7 +351,7 @@ def test_fixture_inputs_are_accepted(ctx: Context, capsys) -> None:
     from unav.cli import main
 
     ann, pred = str(ctx.fixtures["ann"]), str(ctx.fixtures["preds"])
-    assert main(["stats", "--annotations", ann, "--out", str(ctx.tmp / "stats"), "--no-plots"]) == 0
+    assert main(["stats", "--annotations", ann, "--out-dir", str(ctx.tmp / "stats"), "--no-plots"]) == 0
     assert json.loads((ctx.tmp / "stats" / "stats.json").read_text())["videos"] == 12
     assert main(["check-inputs", "--annotations", ann, "--out", str(ctx.tmp / "s.json")]) == 0
     summary = json.loads((ctx.tmp / "s.json").read_text())
@@ -373,7 +373,7 @@ def test_tolerated_edges_are_accepted(ctx: Context) -> None:
     doc["database"]["syn0011"]["subset"] = "Test"
     path = ctx.tmp / "edges.json"
     path.write_text(json.dumps(doc))
-    assert main(["stats", "--annotations", str(path), "--out", str(ctx.tmp / "stats"), "--no-plots"]) == 0
+    assert main(["stats", "--annotations", str(path), "--out-dir", str(ctx.tmp / "stats"), "--no-plots"]) == 0
     assert main(["check-inputs", "--annotations", str(path)]) == 0
 
 

@@ -17,13 +17,13 @@ import yaml
 from .casebook import Case, Context, parametrize, run_case
 
 FLOW = ["flow", "{video}", "--out", "{tmp}/o.flow", "--no-progress"]
-FAST_FLOW = ["--method", "dis", "--dis-preset", "ultrafast", "--min-side", "32", "--crop", "16"]
+FAST_FLOW = ["--flow-method", "dis", "--dis-preset", "ultrafast", "--min-side", "32", "--crop", "16"]
 TRIM = ["trim", "{video_copy}", "--start", "0", "--end", "1"]
 FAST_EXTRACT = ["--weights", "random", "--flow-method", "dis", "--dis-preset", "ultrafast", "--min-side", "32",
                 "--crop", "16", "--batch-size", "64", "--no-progress"]
 DOWNLOAD = ["download", "vid1", "--out", "{tmp}/raw/vid1.mp4", "--status", "{tmp}/raw/vid1.json", "--retries", "0"]
 NOWHERE = ["--url-template", "file:///nonexistent-unav-source/{id}.mp4"]   # a source that fails at once
-DEMO = ["demo-videos", "--out", "{tmp}/demo", "--num", "1", "--min-seconds", "4", "--max-seconds", "4",
+DEMO = ["demo-videos", "--out-dir", "{tmp}/demo", "--num", "1", "--min-seconds", "4", "--max-seconds", "4",
         "--size", "32x32"]
 CLOSED_PORT = "http://127.0.0.1:9"   # the discard port: nothing listens, the connection is refused at once
 
@@ -126,7 +126,8 @@ CASES = [
          absent=("{tmp}/o.flow",)),
     Case("flow-crop-negative", FLOW + FAST_FLOW + ["--crop", "-16"], 2,
          "argument --crop: expected an integer >= 1, got -16", absent=("{tmp}/o.flow",)),
-    Case("flow-updates-zero", FLOW + FAST_FLOW + ["--updates", "0"], 2, "argument --updates: expected an integer >= 1",
+    Case("flow-updates-zero", FLOW + FAST_FLOW + ["--flow-updates", "0"], 2,
+         "argument --flow-updates: expected an integer >= 1",
          absent=("{tmp}/o.flow",)),
     Case("flow-batch-size-zero", FLOW + FAST_FLOW + ["--batch-size", "0"], 2, "argument --batch-size: expected",
          absent=("{tmp}/o.flow",)),
@@ -134,13 +135,13 @@ CASES = [
          "argument --min-side: expected an integer >= 1", absent=("{tmp}/o.flow",)),
     Case("flow-seed-negative", FLOW + FAST_FLOW + ["--seed", "-1"], 2, "argument --seed: expected an integer in [0,",
          absent=("{tmp}/o.flow",)),
-    Case("flow-crop-larger-than-frames", FLOW + ["--method", "dis", "--crop", "300", "--min-side", "256"], 2,
+    Case("flow-crop-larger-than-frames", FLOW + ["--flow-method", "dis", "--crop", "300", "--min-side", "256"], 2,
          "--crop 300 is larger than --min-side 256", absent=("{tmp}/o.flow",)),
-    Case("flow-raft-frames-too-small", FLOW + ["--min-side", "64", "--crop", "32", "--updates", "1"], 2,
+    Case("flow-raft-frames-too-small", FLOW + ["--min-side", "64", "--crop", "32", "--flow-updates", "1"], 2,
          "--min-side 64 is too small for RAFT flow: expected --min-side >= 121", absent=("{tmp}/o.flow",)),
-    Case("flow-device-not-a-device", FLOW + ["--device", "gpu", "--updates", "1"], 2,
+    Case("flow-device-not-a-device", FLOW + ["--device", "gpu", "--flow-updates", "1"], 2,
          "--device 'gpu' is not a device: expected auto, cpu, cuda or cuda:N", absent=("{tmp}/o.flow",)),
-    Case("flow-device-not-on-this-machine", FLOW + ["--device", "cuda:99", "--updates", "1"], 2,
+    Case("flow-device-not-on-this-machine", FLOW + ["--device", "cuda:99", "--flow-updates", "1"], 2,
          "--device is cuda:99 but", absent=("{tmp}/o.flow",)),
     # ---- flow: inputs and outputs -----------------------------------------------------------------------------
     Case("flow-video-is-a-folder", ["flow", "{tmp}/clips", "--out", "{tmp}/o.flow", *FAST_FLOW], 2,
@@ -364,7 +365,7 @@ CASES = [
          "--min-seconds 10 is larger than --max-seconds 5", absent=("{tmp}/demo",)),
     Case("demo-videos-workers-zero", DEMO + ["--workers", "0"], 2, "argument --workers: expected an integer in [1,",
          absent=("{tmp}/demo",)),
-    Case("demo-videos-out-is-a-file", ["demo-videos", "--out", "{video_copy}", "--num", "1", "--min-seconds", "4",
+    Case("demo-videos-out-is-a-file", ["demo-videos", "--out-dir", "{video_copy}", "--num", "1", "--min-seconds", "4",
                                        "--max-seconds", "4", "--size", "32x32"], 2, "is a file; expected a folder",
          unchanged=("{video_copy}",)),
 ]
@@ -409,7 +410,7 @@ def _rerun(name: str, fixtures: dict[str, Path], root: Path) -> tuple[list[str],
     if name == "weights":
         return (["weights", "fetch", "blob", "--weights-dir", str(root), "--registry", str(root.parent / "reg.yaml")],
                 [f".blob.bin.{KILLED}.tmp.bin"], [f".other.bin.{KILLED}.tmp.bin", "blob.bin.sha256"])
-    return (["demo-videos", "--out", str(root), "--num", "1", "--min-seconds", "4", "--max-seconds", "4",
+    return (["demo-videos", "--out-dir", str(root), "--num", "1", "--min-seconds", "4", "--max-seconds", "4",
              "--size", "32x32", "--workers", "1"],
             [f".annotations.json.{KILLED}.tmp.json", f".videos.csv.{KILLED}.tmp.csv"],
             [".annotations.json.backup", "annotations.json.orig"])

@@ -14,7 +14,7 @@ from unav.media.videolist import read_video_list
 
 def test_demo_videos_feed_download_and_trim(tmp_path: Path, capsys) -> None:
     out = tmp_path / "demo"
-    assert main(["demo-videos", "--out", str(out), "--num", "3", "--seed", "1", "--size", "64x48",
+    assert main(["demo-videos", "--out-dir", str(out), "--num", "3", "--seed", "1", "--size", "64x48",
                  "--min-seconds", "5", "--max-seconds", "6", "--classes", "3"]) == 0
     assert "url template: file://" in capsys.readouterr().out
     assert main(["check-inputs", "--videos-csv", str(out / "videos.csv"), "--annotations",

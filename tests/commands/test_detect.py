@@ -40,7 +40,7 @@ def _check_outputs(folder: Path, ground_truth: bool = False) -> dict:
 
 def test_real_clips_folder_batch_with_html(checkpoints, media_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["detect", str(media_dir), "--checkpoint", str(checkpoints["audio"]), "--out", str(out), "--html",
+    rc = main(["detect", str(media_dir), "--checkpoint", str(checkpoints["audio"]), "--out-dir", str(out), "--html",
                "--threshold", "0", "--no-progress", "--device", "cpu"])
     assert rc == 0
     printed = capsys.readouterr().out
@@ -65,7 +65,7 @@ def test_real_clip_from_a_local_url_with_ground_truth(checkpoints, media_dir, tm
     out = tmp_path / "out"
     with http_server(media_dir) as base:
         url = f"{base}/v_ZNVhz7ctTq0.mp4"
-        rc = main(["detect", url, "--checkpoint", str(checkpoints["av"]), "--out", str(out), "--threshold", "0.0",
+        rc = main(["detect", url, "--checkpoint", str(checkpoints["av"]), "--out-dir", str(out), "--threshold", "0.0",
                    "--annotations", str(ann), "--html", "--html-video", "both", "--no-progress", "--device", "cpu"])
     assert rc == 0, capsys.readouterr().err
     folder = out / "v_ZNVhz7ctTq0"
@@ -85,7 +85,7 @@ def test_real_clip_from_a_local_url_with_ground_truth(checkpoints, media_dir, tm
 
 def test_missing_file_is_refused_before_any_work(checkpoints, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["detect", str(tmp_path / "nope.mp4"), "--checkpoint", str(checkpoints["audio"]), "--out", str(out)])
+    rc = main(["detect", str(tmp_path / "nope.mp4"), "--checkpoint", str(checkpoints["audio"]), "--out-dir", str(out)])
     assert rc == 2
     assert "input(s) not found" in capsys.readouterr().err and not out.exists()
 
@@ -94,7 +94,7 @@ def test_non_video_gives_a_clear_error_and_no_output(checkpoints, tmp_path, caps
     fake = tmp_path / "holiday.mp4"
     fake.write_text("this is text, not a video\n" * 10)
     out = tmp_path / "out"
-    rc = main(["detect", str(fake), "--checkpoint", str(checkpoints["audio"]), "--out", str(out), "--no-progress"])
+    rc = main(["detect", str(fake), "--checkpoint", str(checkpoints["audio"]), "--out-dir", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "holiday" in err and "expected a complete video" in err
     assert not out.exists()
@@ -105,7 +105,7 @@ def test_one_bad_video_does_not_stop_the_others(checkpoints, tmp_path, capsys):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 1000)
     out = tmp_path / "out"
-    rc = main(["detect", str(bad), str(good), "--checkpoint", str(checkpoints["audio"]), "--out", str(out),
+    rc = main(["detect", str(bad), str(good), "--checkpoint", str(checkpoints["audio"]), "--out-dir", str(out),
                "--threshold", "0", "--no-progress"])
     assert rc == 1
     assert "1 of 2 input(s) failed" in capsys.readouterr().err
@@ -128,7 +128,7 @@ def test_checkpoint_feature_mismatch_is_refused_with_the_reason(checkpoints, tmp
     for name, (prov, expected) in cases.items():
         bad = edited_checkpoint(ckpt, tmp_path / f"{name}.pt", feature_provenance=prov)
         out = tmp_path / f"out_{name}"
-        rc = main(["detect", str(clip), "--checkpoint", str(bad), "--out", str(out), "--weights-dir",
+        rc = main(["detect", str(clip), "--checkpoint", str(bad), "--out-dir", str(out), "--weights-dir",
                    str(tmp_path / "no-weights")])
         assert rc == 2, name
         assert expected in capsys.readouterr().err, name
@@ -138,7 +138,7 @@ def test_checkpoint_feature_mismatch_is_refused_with_the_reason(checkpoints, tmp
 def test_download_failure_is_reported(checkpoints, tmp_path, capsys):
     out = tmp_path / "out"
     with http_server(tmp_path) as base:
-        rc = main(["detect", f"{base}/missing.mp4", "--checkpoint", str(checkpoints["audio"]), "--out", str(out),
+        rc = main(["detect", f"{base}/missing.mp4", "--checkpoint", str(checkpoints["audio"]), "--out-dir", str(out),
                    "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "download with yt-dlp failed" in err and "404" in err

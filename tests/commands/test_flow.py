@@ -31,7 +31,7 @@ def long_clip(tmp_path_factory):
 
 def test_flow_raft_random(clip, tmp_path) -> None:
     out = tmp_path / "flow" / "clip_a.flow"
-    rc = main(["flow", str(clip), "--out", str(out), "--weights", "random", "--updates", "2", "--crop", "64",
+    rc = main(["flow", str(clip), "--out", str(out), "--weights", "random", "--flow-updates", "2", "--crop", "64",
                "--min-side", "128", "--batch-size", "4", "--no-progress"])
     assert rc == 0
     meta, chunks = read_flow_file(out)
@@ -44,7 +44,7 @@ def test_flow_raft_random(clip, tmp_path) -> None:
 
 def test_flow_dis(clip, tmp_path) -> None:
     out = tmp_path / "clip_a.flow"
-    assert main(["flow", str(clip), "--out", str(out), "--method", "dis", "--crop", "64", "--min-side", "128",
+    assert main(["flow", str(clip), "--out", str(out), "--flow-method", "dis", "--crop", "64", "--min-side", "128",
                  "--dis-preset", "ultrafast", "--reencode", "--no-progress"]) == 0
     meta, chunks = read_flow_file(out)
     assert meta["pairs"] == 9 and meta["frames"] == 10 and meta["reencode"] is True
@@ -74,7 +74,7 @@ def test_flow_pretrained_file_from_weights_dir(clip, tmp_path, capsys) -> None:
     torch.save(model.state_dict(), wfile)  # right layout, wrong checksum
     out = tmp_path / "p.flow"
     base = ["flow", str(clip), "--out", str(out), "--weights", "pretrained", "--raft-weights",
-            "raft_large_C_T_SKHT_V1", "--weights-dir", str(wdir), "--updates", "1", "--crop", "64",
+            "raft_large_C_T_SKHT_V1", "--weights-dir", str(wdir), "--flow-updates", "1", "--crop", "64",
             "--min-side", "128", "--no-progress"]
     assert main(base) == 2  # checksum does not match the registry
     assert "raft_large_C_T_SKHT_V1" in capsys.readouterr().err and not out.exists()
@@ -90,8 +90,8 @@ def test_extract_from_flow_file_records_the_files_settings(long_clip, tmp_path, 
     import json
 
     flow = tmp_path / "clip_b.flow"
-    assert main(["flow", str(long_clip), "--out", str(flow), "--weights", "random", "--updates", "3", "--crop", "64",
-                 "--min-side", "128", "--batch-size", "8", "--no-progress"]) == 0
+    assert main(["flow", str(long_clip), "--out", str(flow), "--weights", "random", "--flow-updates", "3",
+                 "--crop", "64", "--min-side", "128", "--batch-size", "8", "--no-progress"]) == 0
     out = tmp_path / "feats"
     common = ["--streams", "flow", "--out-dir", str(out), "--weights", "random", "--crop", "64", "--min-side", "128",
               "--no-progress"]
@@ -117,7 +117,8 @@ def test_features_from_a_flow_file_carry_its_raft_weights_and_unverified_stamp(l
     raft_file = write_published_files(wdir, names=("raft_sintel",))["raft_sintel"]  # published layout, other values
     flow = tmp_path / "clip_b.flow"
     make_flow = ["flow", str(long_clip), "--out", str(flow), "--weights", "pretrained", "--raft-weights", "raft_sintel",
-                 "--weights-dir", str(wdir), "--updates", "1", "--crop", "64", "--min-side", "128", "--no-progress"]
+                 "--weights-dir", str(wdir), "--flow-updates", "1", "--crop", "64", "--min-side", "128",
+                 "--no-progress"]
     extract = ["extract", str(long_clip), "--flow", str(flow), "--streams", "flow", "--weights", "random",
                "--crop", "64", "--min-side", "128", "--no-progress"]   # random I3D: the flow file is the only stamp
 

@@ -23,7 +23,7 @@ DATABASE = {
 def test_cli_writes_stats_and_plots(tmp_path, capsys):
     ann = write_annotations(tmp_path / "ann.json", DATABASE)
     out = tmp_path / "out"
-    assert main(["stats", "--annotations", str(ann), "--out", str(out), "--min-pair-videos", "1"]) == 0
+    assert main(["stats", "--annotations", str(ann), "--out-dir", str(out), "--min-pair-videos", "1"]) == 0
     stats = json.loads((out / "stats.json").read_text())
     assert stats["videos"] == 2 and stats["events"] == 3 and stats["classes"] == 2
     assert stats["frac_concurrent"] == pytest.approx(0.5)
@@ -38,13 +38,13 @@ def test_cli_writes_stats_and_plots(tmp_path, capsys):
 def test_cli_no_plots(tmp_path):
     ann = write_annotations(tmp_path / "ann.json", DATABASE)
     out = tmp_path / "out"
-    assert main(["stats", "--annotations", str(ann), "--out", str(out), "--no-plots"]) == 0
+    assert main(["stats", "--annotations", str(ann), "--out-dir", str(out), "--no-plots"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["stats.json"]
 
 
 def test_cli_on_the_real_file(unav100_annotations, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["stats", "--annotations", str(unav100_annotations), "--out", str(out)]) == 0
+    assert main(["stats", "--annotations", str(unav100_annotations), "--out-dir", str(out)]) == 0
     stats = json.loads((out / "stats.json").read_text())
     assert (stats["videos"], stats["events"], stats["classes"]) == (10790, 30059, 100)
     assert all((out / name).stat().st_size > 10_000 for name in PLOT_FILES)
@@ -53,18 +53,18 @@ def test_cli_on_the_real_file(unav100_annotations, tmp_path, capsys):
 
 def test_cli_errors_name_the_file_and_video(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["stats", "--annotations", str(tmp_path / "nope.json"), "--out", str(out)]) == 2
+    assert main(["stats", "--annotations", str(tmp_path / "nope.json"), "--out-dir", str(out)]) == 2
     assert "nope.json does not exist" in capsys.readouterr().err
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert main(["stats", "--annotations", str(bad), "--out", str(out)]) == 2
+    assert main(["stats", "--annotations", str(bad), "--out-dir", str(out)]) == 2
     assert "bad.json is not valid JSON" in capsys.readouterr().err
 
     broken = {k: dict(v) for k, v in DATABASE.items()}
     broken["v2"]["annotations"] = {}
     ann = write_annotations(tmp_path / "broken.json", broken)
-    assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
+    assert main(["stats", "--annotations", str(ann), "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert "broken.json" in err and "video 'v2'" in err and "annotations: expected a list" in err
     assert not out.exists()   # nothing written on error
@@ -78,7 +78,7 @@ def test_cli_refuses_what_train_refuses(tmp_path, capsys):
     broken["v2"]["annotations"][0]["label"] = "cat meowing"
     ann = write_annotations(tmp_path / "broken.json", broken)
     out = tmp_path / "out"
-    assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
+    assert main(["stats", "--annotations", str(ann), "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert "3 problems" in err and "annotations[0].segment: [-2.0, 4.0] lies outside" in err
     assert "annotations[1].segment: [2.0, 16.0] lies outside the video [0, 10" in err
@@ -90,5 +90,5 @@ def test_cli_out_at_a_file_is_refused_first(tmp_path, capsys):
     ann = write_annotations(tmp_path / "ann.json", DATABASE)
     out = tmp_path / "stats.json"
     out.write_text("mine")
-    assert main(["stats", "--annotations", str(ann), "--out", str(out)]) == 2
-    assert "--out" in capsys.readouterr().err and out.read_text() == "mine"
+    assert main(["stats", "--annotations", str(ann), "--out-dir", str(out)]) == 2
+    assert "--out-dir" in capsys.readouterr().err and out.read_text() == "mine"

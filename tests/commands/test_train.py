@@ -27,13 +27,13 @@ def test_train_refuses_an_existing_run(tmp_path, capsys):
     before = _old_run(run)
     (tmp_path / "ann.json").write_text(json.dumps(ANN))
     rc = main(["train", "--annotations", str(tmp_path / "ann.json"), "--features", str(tmp_path / "feats"),
-               "--out", str(run)])
+               "--out-dir", str(run)])
     assert rc == 2
     err = capsys.readouterr().err
     assert str(run) in err and "--resume" in err and "--force" in err
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.iterdir()} == before
     assert main(["train", "--annotations", str(tmp_path / "ann.json"), "--features", str(tmp_path / "feats"),
-                 "--out", str(run), "--resume", "--force"]) == 2
+                 "--out-dir", str(run), "--resume", "--force"]) == 2
 
 
 def test_force_moves_the_old_run_aside(tmp_path):

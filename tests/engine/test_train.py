@@ -106,7 +106,7 @@ def test_torchrun_two_processes_keep_parameters_synchronised(synthetic, tmp_path
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
          "-m", "unav.cli", "train", "--config", str(CONFIG_DIR / "demo.yaml"), "--config", str(cfg_path),
-         "--annotations", str(ann_path), "--features", str(feats), "--out", str(tmp_path / "ddp")],
+         "--annotations", str(ann_path), "--features", str(feats), "--out-dir", str(tmp_path / "ddp")],
         capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rep = json.loads((tmp_path / "ddp" / "replicas.json").read_text())
@@ -180,7 +180,7 @@ def test_divergence_stops_with_a_clear_error(tmp_path, capsys, how):
             np.save(f, np.load(f) * np.float32(1e30))
     run = tmp_path / "run"
     rc = main(["train", "--config", str(CONFIG_DIR / "demo.yaml"), "--annotations", str(ann), "--features",
-               str(feats), "--out", str(run), "--set", *overrides])
+               str(feats), "--out-dir", str(run), "--set", *overrides])
     assert rc == 2
     err = capsys.readouterr().err
     assert "training diverged" in err and "epoch" in err and "train.lr" in err
@@ -215,4 +215,4 @@ def test_predict_warns_when_ema_weights_are_mostly_initial(synthetic, trained, t
     torch.save(ckpt, tmp_path / "no_warmup.pt")
     predict_checkpoint(str(tmp_path / "no_warmup.pt"), str(ann_path), str(feats), "test", str(tmp_path / "b.json"),
                        device="cpu")
-    assert "EMA weights of this checkpoint still hold" in caplog.text and "--weights model" in caplog.text
+    assert "EMA weights of this checkpoint still hold" in caplog.text and "--checkpoint-weights model" in caplog.text

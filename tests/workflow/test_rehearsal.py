@@ -205,7 +205,7 @@ def test_paper_run_rehearsed(slurm, tmp_path, media_dir):
         # unav detect with the trained checkpoint on a shared clip (its extractor settings come from the checkpoint)
         det = subprocess.run([str(venv["bin"] / "unav"), "detect", str(media_dir / "v_ZNVhz7ctTq0.mp4"),
                               "--checkpoint", "results/unav100/runs/unav100/best.pt", "--weights-dir", "weights",
-                              "--device", "cpu", "--out", "detect", "--no-progress"],
+                              "--device", "cpu", "--out-dir", "detect", "--no-progress"],
                              cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
         assert det.returncode == 0, det.stdout[-3000:] + det.stderr[-3000:]
         events = read_json(checkout / "detect" / "v_ZNVhz7ctTq0" / "events.json")

@@ -20,6 +20,11 @@ from typing import Any
 from ..errors import UnavError
 from ..io import check_output_file, write_json
 
+EXAMPLES = (
+    "unav check-inputs --videos-csv download_video.csv --annotations unav100_annotations.json",
+    "unav check-inputs --video-dir my_videos/ --annotations A.json --probe --out summary.json",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--videos-csv", type=Path, default=None,

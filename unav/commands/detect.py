@@ -12,21 +12,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UnavError
+from .aliases import add_renamed
+from .common_options import add_checkpoint_weights_option, add_device_option, add_weights_dir_option
+from .progress import add_progress_option, show_progress
 
 if TYPE_CHECKING:
     from ..detection.detector import DetectResult
 
 log = logging.getLogger(__name__)
 
+EXAMPLES = (
+    "unav detect my_video.mp4 --checkpoint runs/paper/best.pt --html",
+    "unav detect videos/ https://www.youtube.com/watch?v=ID --checkpoint unav100.pt --out-dir detections/ "
+    "--threshold 0.5",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_URL",
                         help="video file(s), folder(s) of videos, or http(s) URL(s) (yt-dlp)")
     parser.add_argument("--checkpoint", required=True, help="checkpoint from `unav train` or `unav import-checkpoint`")
-    parser.add_argument("--out", default="detections", help="output folder; one sub-folder per video "
-                                                            "(default: detections)")
-    parser.add_argument("--threshold", type=float, default=0.3, help="minimum score of a reported event (0.3)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, … (default auto)")
+    add_renamed(parser, "--out-dir", "--out", default="detections", help="output folder; one sub-folder per video")
+    parser.add_argument("--threshold", type=float, default=0.3, help="minimum score of a reported event")
+    add_device_option(parser)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="extractor windows per forward pass (default: as recorded in the checkpoint)")
     parser.add_argument("--annotations", default=None,
@@ -37,32 +45,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html-video", choices=("auto", "copy", "webm", "both"), default="auto",
                         help="video next to the page: copy the input (auto: when a browser opens its container), "
                              "a VP9/Opus WebM copy, or both")
-    parser.add_argument("--weights", choices=("auto", "ema", "model"), default="auto",
-                        help="checkpoint weights (auto: the EMA when present)")
-    parser.add_argument("--weights-dir", default=None, help="directory of fetched extractor weights")
+    add_checkpoint_weights_option(parser)
+    add_weights_dir_option(parser)
     parser.add_argument("--allow-unverified-weights", action="store_true",
                         help="accept extractor weight files whose checksum differs from the published one")
     parser.add_argument("--keep-features", action="store_true", help="keep the extracted features in "
-                                                                      "{out}/{id}/features/")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+                                                                      "{out-dir}/{id}/features/")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..detection.detector import Detector
     from ..detection.inputs import expand_inputs
+    from ..device import resolve_device
 
+    resolve_device(args.device, "--device")         # before any work
     sources = expand_inputs(args.inputs)           # missing inputs: refused before any model is loaded
     annotations = None
     if args.annotations:
         from ..data.annotations import load_annotations
 
         annotations = load_annotations(args.annotations)
-    out = Path(args.out)
+    out = Path(args.out_dir)
     existed = out.exists()
-    progress = not args.no_progress and sys.stderr.isatty()
+    progress = show_progress(args)
     detector = Detector(args.checkpoint, device=args.device, threshold=args.threshold, weights_dir=args.weights_dir,
                         allow_unverified_weights=args.allow_unverified_weights, batch_size=args.batch_size,
-                        weights=args.weights, progress=progress)
+                        weights=args.checkpoint_weights, progress=progress)
     try:
         batch = detector.detect_many(sources, out, annotations, html=args.html, html_video=args.html_video,
                                      keep_features=args.keep_features)

@@ -19,7 +19,13 @@ import re
 from pathlib import Path
 
 from ..errors import UnavError
+from .progress import add_progress_option, show_progress
 from .ranges import integer, number
+
+EXAMPLES = (
+    "unav download --id=--HuBNHXu9I --out raw/--HuBNHXu9I.mp4 --status raw/--HuBNHXu9I.status.json",
+    "unav download collect raw/*.status.json --failures failures.tsv --ok-list ok.txt",
+)
 
 
 def rate_limit(text: str) -> str:
@@ -41,15 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="where the verified video goes (e.g. raw/ID.mp4)")
     parser.add_argument("--status", type=Path, default=None, help="status JSON written in every case")
     parser.add_argument("--retries", type=integer(0, 100), default=3,
-                        help="extra attempts after transient failures (3)")
+                        help="extra attempts after transient failures")
     parser.add_argument("--backoff", type=number(0, 3600), default=2.0,
-                        help="seconds before the first retry, doubled for each further one (2.0)")
+                        help="seconds before the first retry, doubled for each further one")
     parser.add_argument("--rate-limit", type=rate_limit, default=None, help="yt-dlp --limit-rate, e.g. 2M")
     parser.add_argument("--sleep-interval", type=number(0), default=None,
                         help="seconds yt-dlp sleeps before downloading")
     parser.add_argument("--cookies", default=None, help="cookies.txt passed to yt-dlp")
     parser.add_argument("--proxy", default=None, help="proxy URL passed to yt-dlp")
-    parser.add_argument("--format", default="b", help="yt-dlp format selector (b, as the UnAV-100 release)")
+    parser.add_argument("--format", default="b", help="yt-dlp format selector (b: as the UnAV-100 release)")
     parser.add_argument("--timeout", type=number(0, low_open=True), default=None,
                         help="seconds allowed per yt-dlp attempt")
     parser.add_argument("--ytdlp-arg", action="append", default=[], metavar="ARG",
@@ -64,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="collect: a file listing status files, one per line")
     parser.add_argument("--failures", type=Path, default=None, help="collect: failures TSV to write")
     parser.add_argument("--ok-list", type=Path, default=None, help="collect: file of ok ids to write")
+    add_progress_option(parser)
 
 
 def _collect(args: argparse.Namespace, files: list[str]) -> int:
@@ -107,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     opts = DownloadOptions(url_template=args.url_template or DEFAULT_URL_TEMPLATE, retries=args.retries,
                            backoff=args.backoff, rate_limit=args.rate_limit, sleep_interval=args.sleep_interval,
                            cookies=args.cookies, proxy=args.proxy, format=args.format, timeout=args.timeout,
-                           extra_args=list(args.ytdlp_arg))
+                           extra_args=list(args.ytdlp_arg), progress=show_progress(args))
     status = download_video(video_id, args.out, args.status, opts, strict=not args.record_failure, force=args.force)
     print(f"{video_id}: " + ("ok" if status["ok"] else f"FAILED ({status['reason']})"))
     return 0

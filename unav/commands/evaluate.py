@@ -15,11 +15,16 @@ from ..errors import UnavError
 from ..io import check_output_file, write_json
 from ..evaluation.metrics import evaluate_detections, format_table
 
+EXAMPLES = (
+    "unav evaluate --annotations A.json --predictions predictions.json --out metrics.json",
+    "unav evaluate --annotations A.json --predictions val.json --split validation --out val_metrics.json --no-plot",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", required=True, type=Path, help="UnAV-style annotation JSON ({'database': ...})")
     parser.add_argument("--predictions", required=True, type=Path, help="predictions JSON ({'results': ...})")
-    parser.add_argument("--split", default="test", help="subset to evaluate (default: test)")
+    parser.add_argument("--split", default="test", help="subset to evaluate")
     parser.add_argument("--out", required=True, type=Path, help="metrics.json to write")
     parser.add_argument("--plot", type=Path, default=None,
                         help="per-class AP bar chart (PNG); default: <out stem>_per_class_ap.png beside --out")

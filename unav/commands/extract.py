@@ -10,9 +10,15 @@ import sys
 
 from ..errors import UnavError
 from .extractor_options import add_extractor_options, check_device_and_frames, extractor_settings
+from .progress import show_progress
 from .ranges import number
 
 log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    "unav weights fetch && unav extract clip.mp4 --out-dir features/",
+    "unav extract a.mp4 b.mp4 --out-dir features/ --streams rgb,flow --device cuda --batch-size 32",
+)
 
 
 def _streams(text: str) -> tuple[str, ...]:
@@ -37,10 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow", action="append", default=None, metavar="FILE",
                         help="precomputed flow file from `unav flow` (one per video, in order); "
                              "otherwise flow is computed here")
-    add_extractor_options(parser, method_flag="--flow-method", updates_flag="--flow-updates",
-                          default_weights="pretrained", default_batch_size=8,
+    add_extractor_options(parser, default_batch_size=8,
                           batch_size_help="I3D windows / RAFT pairs per forward pass")
-    parser.add_argument("--hop", type=number(0.01), default=0.32, help="VGGish example hop in seconds (UnAV: 0.32)")
+    parser.add_argument("--hop", type=number(0.01), default=0.32, help="VGGish example hop in seconds (default: 0.32, UnAV's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise UnavError("--flow given but the flow stream is not requested (--streams)")
     check_device_and_frames(args, computes_raft="flow" in args.streams and flows is None
                             and args.flow_method == "raft")
-    settings = extractor_settings(args, args.streams, progress=not args.no_progress and sys.stderr.isatty(),
+    settings = extractor_settings(args, args.streams, progress=show_progress(args),
                                   hop_seconds=args.hop)
     result = extract_videos(args.videos, args.out_dir, settings, flow_files=flows)
     for vid, prov in result.done.items():

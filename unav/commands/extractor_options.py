@@ -5,48 +5,50 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ..device import DEVICE_CHOICES
+from .aliases import add_renamed
+from .common_options import add_device_option, add_weights_dir_option
+from .progress import add_progress_option
 from .ranges import positive_int, random_seed
 
 if TYPE_CHECKING:
     from ..features.settings import ExtractSettings
 
 
-def add_extractor_options(parser: argparse.ArgumentParser, *, method_flag: str, updates_flag: str,
-                          default_weights: str, default_batch_size: int | None, batch_size_help: str) -> None:
-    """Add the shared options. `method_flag` / `updates_flag` are the command's spelling of the flow method
-    and RAFT updates options (stored as `flow_method` / `flow_updates` either way)."""
+def add_extractor_options(parser: argparse.ArgumentParser, *, default_batch_size: int | None, batch_size_help: str,
+                          old_spellings: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Add the shared options. `old_spellings`: option -> the command's former spellings of it, still accepted
+    with a deprecation warning."""
     from ..features.dis import PRESETS
     from ..features.settings import FLOW_METHODS, WEIGHTS_MODES
     from ..features.weights import raft_weight_names
 
+    old = old_spellings or {}
     raft_names = raft_weight_names()
-    parser.add_argument("--device", default="cpu", help=f"torch device: {DEVICE_CHOICES} (default cpu)")
+    add_device_option(parser)
     parser.add_argument("--batch-size", type=positive_int, default=default_batch_size, help=batch_size_help)
-    parser.add_argument(method_flag, dest="flow_method", choices=FLOW_METHODS, default="raft",
-                        help="raft: the paper's flow (default); dis: fast OpenCV DIS, not paper-compatible")
-    parser.add_argument(updates_flag, dest="flow_updates", type=positive_int, default=20,
-                        help="RAFT refinement iterations (reference: 20)")
+    add_renamed(parser, "--flow-method", *old.get("--flow-method", ()), choices=FLOW_METHODS, default="raft",
+                help="raft: the paper's flow; dis: fast OpenCV DIS, not paper-compatible")
+    add_renamed(parser, "--flow-updates", *old.get("--flow-updates", ()), type=positive_int, default=20,
+                help="RAFT refinement iterations (default: 20, the reference's)")
     parser.add_argument("--raft-weights", choices=raft_names, default=raft_names[0],
                         help="which published RAFT file to use with --weights pretrained (entries of the weights "
                              "registry with role raft)")
-    parser.add_argument("--dis-preset", choices=PRESETS, default="medium",
-                        help=f"OpenCV DIS preset ({method_flag} dis)")
-    parser.add_argument("--weights", choices=WEIGHTS_MODES, default=default_weights,
-                        help="pretrained: verified published weights (see `unav weights fetch`); random: seeded "
-                             f"init for tests and the offline demo, stamped into the outputs (default "
-                             f"{default_weights})")
+    parser.add_argument("--dis-preset", choices=PRESETS, default="medium", help="OpenCV DIS preset (--flow-method dis)")
+    parser.add_argument("--weights", choices=WEIGHTS_MODES, default="pretrained",
+                        help="extractor weights: pretrained, the verified published files (see `unav weights fetch`); "
+                             "random, a seeded init for tests and the offline demo, stamped into the outputs")
     parser.add_argument("--seed", type=random_seed, default=0, help="seed of the random weights (--weights random)")
-    parser.add_argument("--weights-dir", default=None, help="directory holding downloaded weights")
+    add_weights_dir_option(parser)
     parser.add_argument("--allow-unverified-weights", action="store_true",
                         help="accept weight files whose sha256 is not the published one (stamped 'unverified')")
     parser.add_argument("--crop", type=positive_int, default=224,
-                        help="centre crop side, at most --min-side (reference: 224)")
+                        help="centre crop side, at most --min-side (default: 224, the reference's)")
     parser.add_argument("--min-side", type=positive_int, default=256,
-                        help="frames are resized so the shorter side is this (RAFT flow: at least 121)")
+                        help="frames are resized so the shorter side is this (default: 256, the reference's; "
+                             "RAFT flow: at least 121)")
     parser.add_argument("--reencode", action="store_true",
                         help="decode through the reference's lossy x264 25 fps re-encode (slower)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser)
 
 
 def check_device_and_frames(args: argparse.Namespace, computes_raft: bool) -> None:
@@ -63,9 +65,12 @@ def check_device_and_frames(args: argparse.Namespace, computes_raft: bool) -> No
 def extractor_settings(args: argparse.Namespace, streams: tuple[str, ...], progress: bool,
                        **values: Any) -> ExtractSettings:
     """ExtractSettings of the shared options; `values` sets the others (hop_seconds, a resolved batch size)."""
+    from ..device import resolve_device
     from ..features.settings import ExtractSettings
 
-    shared = dict(device=args.device, batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
+    # the device it runs on, not "auto": the provenance says where the features were computed
+    shared = dict(device=str(resolve_device(args.device, "--device")), batch_size=args.batch_size,
+                  weights=args.weights, weights_dir=args.weights_dir,
                   allow_unverified_weights=args.allow_unverified_weights, seed=args.seed,
                   flow_method=args.flow_method, flow_updates=args.flow_updates, raft_weights=args.raft_weights,
                   dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side, reencode=args.reencode)

@@ -13,17 +13,23 @@ import numpy as np
 
 from ..errors import UnavError
 from .extractor_options import add_extractor_options, check_device_and_frames, extractor_settings
+from .progress import show_progress
 
 log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    "unav weights fetch && unav flow clip.mp4 --out flow/clip.flow --device cuda",
+    "unav flow clip.mp4 --out clip.flow --flow-method dis   # fast OpenCV DIS, not the paper's flow",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="input video file")
     parser.add_argument("--out", required=True, help="output flow file (e.g. flow/{id}.flow; not the video)")
-    add_extractor_options(parser, method_flag="--method", updates_flag="--updates", default_weights="random",
-                          default_batch_size=None,
+    add_extractor_options(parser, default_batch_size=None,
                           batch_size_help="frame pairs per RAFT batch (default: 8 on CPU, 32 on CUDA, where small "
-                                          "batches leave the GPU idle)")
+                                          "batches leave the GPU idle)",
+                          old_spellings={"--flow-method": ("--method",), "--flow-updates": ("--updates",)})
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     info = probe(video)
     remove_stale_temporaries([args.out])
     device = resolve_device(args.device, "--device")
-    settings = extractor_settings(args, ("flow",), progress=not args.no_progress,
+    settings = extractor_settings(args, ("flow",), progress=show_progress(args),
                                   batch_size=args.batch_size or (32 if device.type == "cuda" else 8))
     computer, weights_entry = models.flow_computer(settings, device)
     meta = {**flow_file_header(computer, weights_entry, settings), "video": str(video), "video_id": vid,

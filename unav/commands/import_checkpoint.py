@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = (
+    "unav import-checkpoint unav100_checkpoint.pth.tar --out unav100.pt --annotations unav100_annotations.json",
+)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="official release checkpoint (.pth.tar)")
     p.add_argument("--out", required=True, help="unav checkpoint to write (.pt)")
-    p.add_argument("--annotations", help="UnAV annotation JSON giving the class names (label_id order)")
-    p.add_argument("--config", action="append", default=[], help="YAML override of the paper config")
+    p.add_argument("--annotations", help="UnAV annotation JSON giving the class names (label_id order; default: "
+                                         "class_0, class_1, …)")
+    p.add_argument("--config", action="append", default=[],
+                   help="YAML override of the paper config (repeatable; default: none)")
 
 
 def run(args: argparse.Namespace) -> int:

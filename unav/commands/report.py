@@ -8,6 +8,12 @@ from pathlib import Path
 
 from .ranges import integer, number
 
+EXAMPLES = (
+    "unav report --metrics metrics.json --predictions predictions.json --annotations A.json --out-dir report/",
+    "unav report --metrics m.json --predictions p.json --annotations A.json --out-dir report/ --run runs/x "
+    "--timelines 5",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics.json of `unav evaluate`")
@@ -16,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True, type=Path, help="folder for the tables and figures")
     parser.add_argument("--run", type=Path, default=None, help="training run folder (its metrics.jsonl)")
     parser.add_argument("--failures", type=Path, default=None, help="failures.tsv of the downloads, if any")
-    parser.add_argument("--split", default="test", help="split whose videos are drawn (test)")
-    parser.add_argument("--timelines", type=integer(0), default=3, help="number of timeline figures (3)")
-    parser.add_argument("--threshold", type=number(0.0, 1.0), default=0.3, help="score threshold of drawn predictions (0.3)")
+    parser.add_argument("--split", default="test", help="split whose videos are drawn")
+    parser.add_argument("--timelines", type=integer(0), default=3, help="number of timeline figures")
+    parser.add_argument("--threshold", type=number(0.0, 1.0), default=0.3, help="score threshold of drawn predictions")
 
 
 def run(args: argparse.Namespace) -> int:

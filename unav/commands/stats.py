@@ -1,4 +1,4 @@
-"""`unav stats --annotations A.json --out DIR`: dataset statistics (section 3.3, Fig. 2-3 of the paper).
+"""`unav stats --annotations A.json --out-dir DIR`: dataset statistics (section 3.3, Fig. 2-3 of the paper).
 
 Writes DIR/stats.json and the PNGs of unav.data.stats.PLOT_FILES, and prints a short summary table.
 """
@@ -12,16 +12,23 @@ from ..data.annotations import load_annotations
 from ..errors import UnavError
 from ..io import check_output_dir, write_json
 from ..data.stats import compute_stats, plot_stats
+from .aliases import add_renamed
+
+EXAMPLES = (
+    "unav stats --annotations unav100_annotations.json --out-dir stats/",
+    "unav stats --annotations A.json --out-dir stats/ --no-plots --min-pair-videos 5",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", required=True, type=Path, help="UnAV-format annotation JSON")
-    parser.add_argument("--out", required=True, type=Path, help="output folder for stats.json and the plots")
+    add_renamed(parser, "--out-dir", "--out", required=True, type=Path,
+                help="output folder for stats.json and the plots")
     parser.add_argument("--min-pair-videos", type=int, default=10,
-                        help="rank a class pair by NPMI only if it occurs in at least this many videos (10)")
-    parser.add_argument("--top", type=int, default=10, help="number of class pairs to list (10)")
+                        help="rank a class pair by NPMI only if it occurs in at least this many videos")
+    parser.add_argument("--top", type=int, default=10, help="number of class pairs to list")
     parser.add_argument("--gap", type=float, default=1.0,
-                        help="consecutive pairs: most seconds between one event's end and the next's start (1.0)")
+                        help="consecutive pairs: most seconds between one event's end and the next's start")
     parser.add_argument("--no-plots", action="store_true", help="write stats.json only")
 
 
@@ -57,7 +64,7 @@ def summary_table(stats: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.min_pair_videos < 1 or args.top < 1 or args.gap < 0:
         raise UnavError("--min-pair-videos and --top must be at least 1 and --gap non-negative")
-    out: Path = check_output_dir(args.out, "--out")      # before any work: never a file's place
+    out: Path = check_output_dir(args.out_dir, "--out-dir")      # before any work: never a file's place
     annotations = load_annotations(args.annotations)     # the rules of every command, every problem listed
     stats = compute_stats(annotations, min_pair_videos=args.min_pair_videos, top_k=args.top,
                           consecutive_gap=args.gap)

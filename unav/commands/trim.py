@@ -7,6 +7,10 @@ from pathlib import Path
 
 from .ranges import number, positive_int
 
+EXAMPLES = (
+    "unav trim raw/ID.mp4 --start 12.5 --end 42 --out clips/ID.mp4",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="input video file")

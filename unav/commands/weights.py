@@ -7,19 +7,30 @@ import argparse
 
 from ..errors import UnavError
 from ..features import weights as W
+from .common_options import add_weights_dir_option
+from .progress import add_progress_option, show_progress
+
+EXAMPLES = (
+    "unav weights fetch                      # every published file into ~/.cache/unav/weights",
+    "unav weights verify --weights-dir weights/ && unav weights list --weights-dir weights/",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fetch = sub.add_parser("fetch", help="download and verify weights (all registry entries by default)")
+    actions = {
+        "fetch": "download and verify weights (all registry entries by default)",
+        "verify": "check the present files against the registry (no download)",
+        "list": "table of registry entries: present?, verified?, path",
+    }
+    fetch, verify, lst = (sub.add_parser(name, help=text, description=text, formatter_class=parser.formatter_class,
+                                         epilog=parser.epilog) for name, text in actions.items())
     fetch.add_argument("names", nargs="*", metavar="NAME", help="registry names or file names (default: all)")
     fetch.add_argument("--force", action="store_true", help="download again even if a verified file is present")
-    verify = sub.add_parser("verify", help="check the present files against the registry (no download)")
+    add_progress_option(fetch)
     verify.add_argument("names", nargs="*", metavar="NAME", help="registry names or file names (default: all)")
-    lst = sub.add_parser("list", help="table of registry entries: present?, verified?, path")
     for p in (fetch, verify, lst):
-        p.add_argument("--weights-dir", default=None,
-                       help="weights directory (default: $UNAV_WEIGHTS, then ~/.cache/unav/weights)")
+        add_weights_dir_option(p)
         p.add_argument("--registry", default=None,
                        help="registry YAML (default: $UNAV_WEIGHTS_REGISTRY, then the packaged "
                             "unav/resources/weights.yaml)")
@@ -47,7 +58,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     results = W.fetch(args.names, args.weights_dir, args.allow_unverified_weights, registry=args.registry,
-                      force=args.force)
+                      force=args.force, progress=show_progress(args))
     for name, (path, sha, status) in results.items():
         print(f"{name}\t{status}\t{sha}\t{path}")
     return 0

@@ -147,7 +147,7 @@ class Trainer:
             raise UnavError(f"cannot resume {path.parent}: the settings differ from the run's own "
                             f"({'; '.join(changed[:8])}{' …' if len(changed) > 8 else ''}). A resumed run continues "
                             f"with the settings it was trained with, so that its config.yaml describes the model; "
-                            f"resume without these changes, or start a new run (another --out, or --force)")
+                            f"resume without these changes, or start a new run (another --out-dir, or --force)")
         try:
             self.model.load_state_dict(ckpt["model"])
             self.ema.module.load_state_dict(ckpt["ema"])
@@ -212,7 +212,7 @@ class Trainer:
         kept = (f"the last finite checkpoint is {last} (epoch {self.epoch})" if last.is_file()
                 else "no checkpoint was written yet")
         raise UnavError(f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: non-finite loss ({parts}); "
-                        f"{kept}. Start a new run (another --out, or --force to move this one aside) with a lower "
+                        f"{kept}. Start a new run (another --out-dir, or --force to move this one aside) with a lower "
                         f"train.lr (now {t['lr']}) or gradient clipping (train.clip_grad_norm, now "
                         f"{t['clip_grad_norm']}), or check the features for NaN/huge values (`unav check-inputs`)")
 
@@ -370,7 +370,8 @@ def prepare_run_dir(out_dir: str | Path, resume: bool = False, force: bool = Fal
         return None
     if not force:
         raise UnavError(f"run directory {out} already holds a run ({', '.join(found)}): pass --resume to continue "
-                        f"it, --force to move it aside (to {out}.old-<time>) and start anew, or choose another --out")
+                        f"it, --force to move it aside (to {out}.old-<time>) and start anew, or choose another "
+                        f"--out-dir")
     aside = out.with_name(f"{out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
     n = 1
     while aside.exists():

@@ -48,8 +48,8 @@ REQUIRED_ENTRIES = (("config", dict, "the merged training config"), ("classes", 
 
 
 def load_model(checkpoint: str | Path, weights: str = "auto") -> tuple[dict[str, Any], Localizer, str]:
-    """(checkpoint dict, its model in eval mode, which weights were loaded) for `--weights`: "auto" (the EMA when
-    present), "ema" (refused when absent) or "model" (the raw weights). Non-finite weights are refused and
+    """(checkpoint dict, its model in eval mode, which weights were loaded) for `--checkpoint-weights`: "auto" (the
+    EMA when present), "ema" (refused when absent) or "model" (the raw weights). Non-finite weights are refused and
     barely-updated EMA weights warned about (`model_from_checkpoint`)."""
     ckpt = load_checkpoint(checkpoint)
     model, which = model_from_checkpoint(ckpt, use_ema=weights in ("auto", "ema"))
@@ -80,7 +80,7 @@ def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, 
             warm = "with" if t.get("ema_warmup", False) else "without"
             log.warning("the EMA weights of this checkpoint still hold %.0f %% of the random initial weights (%d "
                         "updates at decay %s %s warm-up): predictions will be poor; use the raw weights "
-                        "(--weights model) or train longer%s", 100 * share, ckpt["ema_updates"],
+                        "(--checkpoint-weights model) or train longer%s", 100 * share, ckpt["ema_updates"],
                         t.get("ema_decay", 0.999), warm, "" if warm == "with" else " / with train.ema_warmup: true")
     return model.eval(), which
 

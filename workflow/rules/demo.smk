@@ -22,4 +22,4 @@ checkpoint demo_videos:
     conda:
         f"{ENVS}/media.yaml"
     shell:
-        "unav demo-videos --out {params.out} --num {params.num} --seed {params.seed} --size {params.size} > {log} 2>&1"
+        "unav demo-videos --out-dir {params.out} --num {params.num} --seed {params.seed} --size {params.size} > {log} 2>&1"

@@ -55,5 +55,5 @@ rule detect:
     conda:
         _os.path.join(workflow.basedir, "envs", "features.yaml")
     shell:
-        "unav detect {input.videos:q} --checkpoint {input.checkpoint:q} --out {params.out:q} {params.options} "
+        "unav detect {input.videos:q} --checkpoint {input.checkpoint:q} --out-dir {params.out:q} {params.options} "
         "--no-progress > {log:q} 2>&1"

@@ -50,8 +50,8 @@ rule flow:
     output:
         (lambda p: p if FLOW["keep"] else temp(p))(f"{RES}/flow/{{id}}.flow"),
     params:
-        opts=(f"--method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
-              f"--dis-preset {FLOW['dis_preset']} --updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
+        opts=(f"--flow-method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
+              f"--dis-preset {FLOW['dis_preset']} --flow-updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
               f"--crop {EXT['crop']} --min-side {EXT['min_side']} --weights-dir {WEIGHTS_DIR}"),
         device=DEVICE if FLOW["method"] == "raft" else "cpu",
     log:
@@ -132,7 +132,7 @@ rule vggish:
     conda:
         f"{ENVS}/features.yaml"
     shell:
-        "unav extract {input.video} --streams vggish --out-dir {params.out} {params.opts} --no-progress > {log} 2>&1"
+        "unav extract {input.video} --streams vggish --out-dir {params.out} {params.opts} --device cpu --no-progress > {log} 2>&1"
 
 
 rule features:

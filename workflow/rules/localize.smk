@@ -42,7 +42,7 @@ rule train:
     params:
         features=FEATURES,
         out=RUN,
-        set=" ".join([f"train.device={DEVICE}"] + [str(s) for s in TRAIN["set"]]),
+        set=" ".join(["--set"] + [str(s) for s in TRAIN["set"]]) if TRAIN["set"] else "",
     log:
         f"{LOGS}/train.log",
     benchmark:
@@ -55,7 +55,7 @@ rule train:
     conda:
         f"{ENVS}/train.yaml"
     shell:
-        "{LAUNCH} train --config {input.config} --annotations {input.annotations} --features {params.features} --out {params.out} --set {params.set} > {log} 2>&1"
+        "{LAUNCH} train --config {input.config} --annotations {input.annotations} --features {params.features} --out-dir {params.out} --device {DEVICE} {params.set} > {log} 2>&1"
 
 
 rule predict:
@@ -126,4 +126,4 @@ rule stats:
     conda:
         f"{ENVS}/train.yaml"
     shell:
-        "unav stats --annotations {input} --out {params.out} > {log} 2>&1"
+        "unav stats --annotations {input} --out-dir {params.out} > {log} 2>&1"
