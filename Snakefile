@@ -11,9 +11,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 # envs/*.post-deploy.sh install unav from here into each conda env
-os.environ["UNAV_REPO"] = workflow.basedir
+os.environ.update(UNAV_REPO=workflow.basedir)
+
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
+
 
 # `--config key='{"a": true}'` arrives with every nested value a string: type them before validation
 from snakemake.utils import update_config
@@ -24,6 +26,7 @@ for _key, _value in (workflow.config_settings.overwrite_config or {}).items():
         update_config(config, {_key: typed_cli_config(_value)})
 
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+
 
 report: "workflow/report/workflow.rst"
 
@@ -43,14 +46,12 @@ if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/detect.smk")):
 
 # On the host that runs snakemake, never submitted: bookkeeping steps, and the weights fetch (it needs the
 # internet, which cluster compute nodes often lack; downloads: see download.local).
-localrules: all, download_collect, annotations, features, weights
-
-
-def all_targets(wildcards):
-    targets = [rules.report.output.summary, rules.evaluate.output.metrics]
-    if config["stats"]:
-        targets.append(rules.stats.output.stats)
-    return targets
+localrules:
+    all,
+    download_collect,
+    annotations,
+    features,
+    weights,
 
 
 rule all:

@@ -18,6 +18,15 @@ def is_url(text: str) -> bool:
     return str(text).lower().startswith(("http://", "https://"))
 
 
+def folder_videos(folder: str | os.PathLike) -> list[Path]:
+    """Video files of a folder, sorted, hidden files skipped; [] when the folder does not exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(q for q in folder.iterdir() if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
+                  and not q.name.startswith("."))
+
+
 def expand_inputs(items: Sequence[str]) -> list[str]:
     """Files and URLs as given; a folder becomes its video files (sorted). Missing paths are an error naming
     them all (before any work starts); duplicate video ids too."""
@@ -29,8 +38,7 @@ def expand_inputs(items: Sequence[str]) -> list[str]:
             continue
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
-                           and not q.name.startswith("."))
+            found = folder_videos(p)
             if not found:
                 raise UnavError(f"{p}: folder holds no video files (expected {', '.join(VIDEO_SUFFIXES)})")
             out.extend(str(q) for q in found)

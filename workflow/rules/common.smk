@@ -21,7 +21,9 @@ BENCH = f"{RES}/benchmarks"
 RUN = f"{RES}/runs/{EXP}"
 PARTS = f"{RES}/parts"
 ENVS = os.path.join(workflow.basedir, "envs")
-START = str(int(time.time()))   # changes on every invocation: used to rerun failed downloads
+START = str(
+    int(time.time())
+)  # changes on every invocation: used to rerun failed downloads
 
 
 def repo_path(path):
@@ -43,31 +45,43 @@ def fail(msg):
 # ---- inputs, validated before any job starts ------------------------------------------------------------
 ANNOTATIONS = repo_path(config["annotations"])
 VIDEOS_CSV = repo_path(config.get("videos_csv"))
-ENTRIES = {}        # youtube: id -> VideoEntry (start, end)
-LOCAL = {}          # local: id -> path
+ENTRIES = {}  # youtube: id -> VideoEntry (start, end)
+LOCAL = {}  # local: id -> path
 
 
 def _validate_inputs():
     from unav.data.annotations import load_annotations
-    from unav.media.videolist import check_against_annotations, list_local_videos, read_video_list
+    from unav.media.videolist import (
+        check_against_annotations,
+        list_local_videos,
+        read_video_list,
+    )
 
     try:
         if SOURCE == "youtube":
             if not VIDEOS_CSV:
-                fail("source youtube needs videos_csv (the `youtube_id,start,end` list)")
+                fail(
+                    "source youtube needs videos_csv (the `youtube_id,start,end` list)"
+                )
             entries = read_video_list(VIDEOS_CSV)
-            check_against_annotations(entries, load_annotations(ANNOTATIONS), list_name=VIDEOS_CSV)
+            check_against_annotations(
+                entries, load_annotations(ANNOTATIONS), list_name=VIDEOS_CSV
+            )
             ENTRIES.update((e.youtube_id, e) for e in entries)
         elif SOURCE == "local":
             src = repo_path(config.get("video_dir")) or VIDEOS_CSV
             if not src:
-                fail("source local needs video_dir (a folder of videos) or videos_csv (a file of paths)")
+                fail(
+                    "source local needs video_dir (a folder of videos) or videos_csv (a file of paths)"
+                )
             items = list_local_videos(src)
             ann = load_annotations(ANNOTATIONS)
             missing = [f"{p}" for vid, p in items if vid not in ann.videos]
             if missing:
-                fail(f"{src}: {len(missing)} video(s) missing from annotation file {ANNOTATIONS}: "
-                     + "; ".join(missing[:20]))
+                fail(
+                    f"{src}: {len(missing)} video(s) missing from annotation file {ANNOTATIONS}: "
+                    + "; ".join(missing[:20])
+                )
             LOCAL.update((vid, str(p)) for vid, p in items)
         elif SOURCE == "features":
             load_annotations(ANNOTATIONS)
@@ -127,21 +141,29 @@ def video_duration(vid):
 
 
 def video_runtime(stage):
-    """The `runtime` of a per-video rule (trim, flow, i3d, vggish, features): minutes from the video's duration
+    """The `runtime` of the per-video rules (trim, flow, i3d, vggish, features), in minutes from the video's duration
     and the measured cost per video-second of the stage on this config's device and sizes, doubled on the retry
     (unav/pipeline/resources.py). A dict lookup per job."""
     from unav.pipeline.resources import runtime_minutes
 
-    opts = dict(device=DEVICE, flow_method=config["flow"]["method"], crop=config["extract"]["crop"],
-                min_side=config["extract"]["min_side"])
-    return lambda wildcards, attempt: runtime_minutes(stage, video_duration(wildcards.id), attempt=attempt, **opts)
+    opts = dict(
+        device=DEVICE,
+        flow_method=config["flow"]["method"],
+        crop=config["extract"]["crop"],
+        min_side=config["extract"]["min_side"],
+    )
+    return lambda wildcards, attempt: runtime_minutes(
+        stage, video_duration(wildcards.id), attempt=attempt, **opts
+    )
 
 
 def url_template():
     if config["download"]["url_template"]:
         return config["download"]["url_template"]
     if SOURCE == "demo":
-        return "file://" + os.path.abspath(f"{RES}/demo/videos") + "/{id}.mp4"
+        return "file://" + os.path.join(
+            os.path.abspath(f"{RES}/demo/videos"), "{id}.mp4"
+        )
     return "https://www.youtube.com/watch?v={id}"
 
 
@@ -158,8 +180,14 @@ def download_retry_token(wildcards):
         return START
     if doc.get("ok"):
         return ""
-    if mode == "transient" and doc.get("kind") in ("not_found", "forbidden", "private", "unavailable",
-                                                     "age_restricted", "not_a_video"):
+    if mode == "transient" and doc.get("kind") in (
+        "not_found",
+        "forbidden",
+        "private",
+        "unavailable",
+        "age_restricted",
+        "not_a_video",
+    ):
         return ""
     return START
 
@@ -174,8 +202,11 @@ CLIP = _local_clip if SOURCE == "local" else f"{RES}/clips/{{id}}.mp4"
 
 
 def feature_files(ids):
-    return [f"{FEATURES}/{vid}{suffix}" for vid in ids
-            for suffix in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json")]
+    return [
+        f"{FEATURES}/{vid}{suffix}"
+        for vid in ids
+        for suffix in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json")
+    ]
 
 
 def all_features(wildcards=None):
@@ -196,6 +227,47 @@ def train_config():
         return path
     packaged = packaged_config(name)
     if packaged is None:
-        fail(f"train.config {name!r} is neither a file nor a config known to unav (e.g. defaults.yaml, "
-             f"demo.yaml, variants/a_only.yaml)")
+        fail(
+            f"train.config {name!r} is neither a file nor a config known to unav (e.g. defaults.yaml, "
+            f"demo.yaml, variants/a_only.yaml)"
+        )
     return str(packaged)
+
+
+# ---- weights the feature rules read ------------------------------------------------------------------------
+from unav.features.weights import (
+    load_registry as load_weights_registry,
+    name_for_role,
+    registry_path as weights_registry_path,
+)
+
+FLOW = config["flow"]
+EXT = config["extract"]
+WEIGHTS_DIR = EXT.get("weights_dir") or "weights"
+PRETRAINED = EXT["weights"] == "pretrained"
+FLOW_PRETRAINED = FLOW["method"] == "raft" and FLOW["weights"] == "pretrained"
+# Role -> registry name -> file name of the weights the rules read, all from unav's weights registry
+# (unav/resources/weights.yaml, or $UNAV_WEIGHTS_REGISTRY as for `unav weights fetch`), their one source.
+WEIGHT_NAMES = {
+    role: name_for_role(role) for role in ("i3d_rgb", "i3d_flow", "raft", "vggish")
+}
+try:
+    _REGISTRY = load_weights_registry()
+except UnavError as err:
+    fail(str(err))
+if _MISSING := [n for n in WEIGHT_NAMES.values() if n not in _REGISTRY]:
+    fail(f"weights registry {weights_registry_path()} lacks {', '.join(_MISSING)}")
+WEIGHT_FILES = {n: _REGISTRY[n].file for n in WEIGHT_NAMES.values()}
+
+
+def weight_inputs(*roles):
+    """The fetched weight files a rule reads, by role (none with random weights)."""
+    return [f"{WEIGHTS_DIR}/{WEIGHT_FILES[WEIGHT_NAMES[r]]}" for r in roles]
+
+
+# ---- targets ------------------------------------------------------------------------------------------------
+def all_targets(wildcards):
+    targets = [rules.report.output.summary, rules.evaluate.output.metrics]
+    if config["stats"]:
+        targets.append(rules.stats.output.stats)
+    return targets

@@ -1,44 +1,20 @@
 # flow -> i3d (rgb + flow streams), vggish -> features (one folder, one provenance file per video).
-from unav.features.weights import load_registry as load_weights_registry, name_for_role, registry_path as weights_registry_path
-
-FLOW = config["flow"]
-EXT = config["extract"]
-WEIGHTS_DIR = EXT.get("weights_dir") or "weights"
-PRETRAINED = EXT["weights"] == "pretrained"
-FLOW_PRETRAINED = FLOW["method"] == "raft" and FLOW["weights"] == "pretrained"
-# Role -> registry name -> file name of the weights the rules read, all from unav's weights registry
-# (unav/resources/weights.yaml, or $UNAV_WEIGHTS_REGISTRY as for `unav weights fetch`), their one source.
-WEIGHT_NAMES = {role: name_for_role(role) for role in ("i3d_rgb", "i3d_flow", "raft", "vggish")}
-try:
-    _REGISTRY = load_weights_registry()
-except UnavError as err:
-    fail(str(err))
-if _MISSING := [n for n in WEIGHT_NAMES.values() if n not in _REGISTRY]:
-    fail(f"weights registry {weights_registry_path()} lacks {', '.join(_MISSING)}")
-WEIGHT_FILES = {n: _REGISTRY[n].file for n in WEIGHT_NAMES.values()}
-
-
-def weight_inputs(*roles):
-    """The fetched weight files a rule reads, by role (none with random weights)."""
-    return [f"{WEIGHTS_DIR}/{WEIGHT_FILES[WEIGHT_NAMES[r]]}" for r in roles]
-
-
 rule weights:
     output:
         [f"{WEIGHTS_DIR}/{f}" for f in WEIGHT_FILES.values()],
-    params:
-        names=" ".join(WEIGHT_FILES),
-        dir=WEIGHTS_DIR,
     log:
         f"{LOGS}/weights.log",
     benchmark:
         f"{BENCH}/weights.tsv"
+    conda:
+        f"{ENVS}/features.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
-    conda:
-        f"{ENVS}/features.yaml"
+    params:
+        names=" ".join(WEIGHT_FILES),
+        dir=lambda w, output: os.path.dirname(output[0]),
     shell:
         "unav weights fetch {params.names} --weights-dir {params.dir} > {log} 2>&1"
 
@@ -49,31 +25,36 @@ rule flow:
         weights=weight_inputs("raft") if FLOW_PRETRAINED else [],
     output:
         (lambda p: p if FLOW["keep"] else temp(p))(f"{RES}/flow/{{id}}.flow"),
-    params:
-        opts=(f"--flow-method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
-              f"--dis-preset {FLOW['dis_preset']} --flow-updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
-              f"--crop {EXT['crop']} --min-side {EXT['min_side']} --weights-dir {WEIGHTS_DIR}"),
-        device=DEVICE if FLOW["method"] == "raft" else "cpu",
     log:
         f"{LOGS}/flow/{{id}}.log",
     benchmark:
         f"{BENCH}/flow/{{id}}.tsv"
-    group: "video"
+    group:
+        "video"
+    conda:
+        f"{ENVS}/features.yaml"
     threads: 1
     resources:
         mem_mb=4000 if FLOW["method"] == "raft" else 1500,
         runtime=video_runtime("flow"),
         gpu=GPU if FLOW["method"] == "raft" else 0,
-    conda:
-        f"{ENVS}/features.yaml"
+    params:
+        opts=(
+            f"--flow-method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
+            f"--dis-preset {FLOW['dis_preset']} --flow-updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
+            f"--crop {EXT['crop']} --min-side {EXT['min_side']} --weights-dir {WEIGHTS_DIR}"
+        ),
+        device=DEVICE if FLOW["method"] == "raft" else "cpu",
     shell:
         "unav flow {input.video} --out {output} {params.opts} --device {params.device} --no-progress > {log} 2>&1"
 
 
 # Extraction options, shared by i3d and vggish (and part of the between-workflow cache key).
-EXTRACT_OPTS = (f"--weights {EXT['weights']} --seed {EXT['seed']} --crop {EXT['crop']} --min-side {EXT['min_side']} "
-                f"--batch-size {EXT['batch_size']} --hop {EXT['hop']} --flow-method {FLOW['method']} "
-                f"--weights-dir {WEIGHTS_DIR}")
+EXTRACT_OPTS = (
+    f"--weights {EXT['weights']} --seed {EXT['seed']} --crop {EXT['crop']} --min-side {EXT['min_side']} "
+    f"--batch-size {EXT['batch_size']} --hop {EXT['hop']} --flow-method {FLOW['method']} "
+    f"--weights-dir {WEIGHTS_DIR}"
+)
 CACHE = bool(EXT["cache"])
 
 
@@ -86,24 +67,25 @@ rule i3d:
         rgb=f"{PARTS}/i3d/{{id}}_rgb.npy",
         flow=f"{PARTS}/i3d/{{id}}_flow.npy",
         json=f"{PARTS}/i3d/{{id}}.json",
-    params:
-        id=lambda w: w.id,          # the cache key ignores wildcards: the id and every option are params
-        opts=EXTRACT_OPTS,
-        flow_opts=f"{FLOW['method']} {FLOW['weights']} {FLOW['dis_preset']} {FLOW['updates']}",
-        out=f"{PARTS}/i3d",
     log:
         f"{LOGS}/i3d/{{id}}.log",
     benchmark:
         None if CACHE else f"{BENCH}/i3d/{{id}}.tsv"
     cache: "omit-software" if CACHE else False
-    group: "video"
+    group:
+        "video"
+    conda:
+        f"{ENVS}/features.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=video_runtime("i3d"),
         gpu=GPU,
-    conda:
-        f"{ENVS}/features.yaml"
+    params:
+        id=lambda w: w.id,  # the cache key ignores wildcards: the id and every option are params
+        opts=EXTRACT_OPTS,
+        flow_opts=f"{FLOW['method']} {FLOW['weights']} {FLOW['dis_preset']} {FLOW['updates']}",
+        out=lambda w, output: os.path.dirname(output.rgb),
     shell:
         "unav extract {input.video} --streams rgb,flow --flow {input.flow} --out-dir {params.out} {params.opts} --device {DEVICE} --no-progress > {log} 2>&1"
 
@@ -115,22 +97,23 @@ rule vggish:
     output:
         vggish=f"{PARTS}/vggish/{{id}}_vggish.npy",
         json=f"{PARTS}/vggish/{{id}}.json",
-    params:
-        id=lambda w: w.id,
-        opts=EXTRACT_OPTS,
-        out=f"{PARTS}/vggish",
     log:
         f"{LOGS}/vggish/{{id}}.log",
     benchmark:
         None if CACHE else f"{BENCH}/vggish/{{id}}.tsv"
     cache: "omit-software" if CACHE else False
-    group: "video"
+    group:
+        "video"
+    conda:
+        f"{ENVS}/features.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=video_runtime("vggish"),
-    conda:
-        f"{ENVS}/features.yaml"
+    params:
+        id=lambda w: w.id,
+        opts=EXTRACT_OPTS,
+        out=lambda w, output: os.path.dirname(output.vggish),
     shell:
         "unav extract {input.video} --streams vggish --out-dir {params.out} {params.opts} --device cpu --no-progress > {log} 2>&1"
 
@@ -144,19 +127,20 @@ rule features:
         flow=f"{FEATURES}/{{id}}_flow.npy",
         vggish=f"{FEATURES}/{{id}}_vggish.npy",
         json=f"{FEATURES}/{{id}}.json",
-    params:
-        parts=f"{PARTS}/i3d {PARTS}/vggish",
-        out=FEATURES,
     log:
         f"{LOGS}/features/{{id}}.log",
     benchmark:
         f"{BENCH}/features/{{id}}.tsv"
-    group: "video"
+    group:
+        "video"
+    conda:
+        f"{ENVS}/features.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=video_runtime("features"),
-    conda:
-        f"{ENVS}/features.yaml"
+    params:
+        parts=f"{PARTS}/i3d {PARTS}/vggish",
+        out=lambda w, output: os.path.dirname(output.rgb),
     shell:
         "unav workflow-step merge-features --parts {params.parts} --out-dir {params.out} -- {wildcards.id} > {log} 2>&1"

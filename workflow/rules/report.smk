@@ -8,30 +8,45 @@ rule report:
         predictions=rules.predict.output,
         annotations=rules.annotations.output,
         run=rules.train.output.metrics,
-        failures=[f"{RES}/download/failures.tsv"] if SOURCE in ("youtube", "demo") else [],
+        failures=(
+            [f"{RES}/download/failures.tsv"] if SOURCE in ("youtube", "demo") else []
+        ),
     output:
-        metrics=report(f"{RES}/report/metrics.tsv", category="1. Metrics", caption="../report/metrics.rst"),
-        per_class=report(f"{RES}/report/per_class_ap.tsv", category="2. Per-class AP",
-                         caption="../report/per_class_ap.rst"),
+        metrics=report(
+            f"{RES}/report/metrics.tsv",
+            category="1. Metrics",
+            caption="../report/metrics.rst",
+        ),
+        per_class=report(
+            f"{RES}/report/per_class_ap.tsv",
+            category="2. Per-class AP",
+            caption="../report/per_class_ap.rst",
+        ),
         summary=f"{RES}/report/summary.json",
-        timelines=report(directory(f"{RES}/report/timelines"), patterns=["{name}.png"], category="4. Timelines",
-                         caption="../report/timeline.rst"),
-    params:
-        out=f"{RES}/report",
-        run=RUN,
-        failures=lambda w, input: f"--failures {input.failures}" if input.failures else "",
-        split=config["predict"]["split"],
-        n=REPORT["timelines"],
-        threshold=REPORT["threshold"],
+        timelines=report(
+            directory(f"{RES}/report/timelines"),
+            patterns=["{name}.png"],
+            category="4. Timelines",
+            caption="../report/timeline.rst",
+        ),
     log:
         f"{LOGS}/report.log",
     benchmark:
         f"{BENCH}/report.tsv"
+    conda:
+        f"{ENVS}/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        f"{ENVS}/train.yaml"
+    params:
+        out=lambda w, output: os.path.dirname(output.summary),
+        run=lambda w, input: os.path.dirname(input.run),
+        failures=lambda w, input: (
+            f"--failures {input.failures}" if input.failures else ""
+        ),
+        split=config["predict"]["split"],
+        n=REPORT["timelines"],
+        threshold=REPORT["threshold"],
     shell:
         "unav report --metrics {input.metrics} --predictions {input.predictions} --annotations {input.annotations} --out-dir {params.out} --run {params.run} {params.failures} --split {params.split} --timelines {params.n} --threshold {params.threshold} > {log} 2>&1"
