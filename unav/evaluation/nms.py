@@ -174,15 +174,8 @@ def _greedy_nms(
     return segs[src].clone(), flat_score[rank].to(scores.dtype), labels[src].clone()
 
 
-def soft_nms(
-    segs: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    sigma: float = 0.4,
-    min_score: float = 0.001,
-    max_seg_num: int = 100,
-    multiclass: bool = True,
-) -> tuple[Tensor, Tensor, Tensor]:
+def soft_nms(segs: Tensor, scores: Tensor, labels: Tensor, sigma: float = 0.4, min_score: float = 0.001,
+             max_seg_num: int = 100, multiclass: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """Gaussian Soft-NMS. segs [N, 2] (start, end), scores [N], labels [N] (long).
 
     Returns (segs [M, 2], rescored scores [M], labels [M]) sorted by score descending, M <= max_seg_num.
@@ -191,15 +184,8 @@ def soft_nms(
                        min_score=min_score, max_seg_num=max_seg_num, multiclass=multiclass)
 
 
-def hard_nms(
-    segs: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    iou_threshold: float = 0.7,
-    max_seg_num: int = 100,
-    multiclass: bool = True,
-    min_score: float = 0.0,
-) -> tuple[Tensor, Tensor, Tensor]:
+def hard_nms(segs: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float = 0.7, max_seg_num: int = 100,
+             multiclass: bool = True, min_score: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Greedy NMS: a pick removes same-group segments with IoU >= iou_threshold. Candidates with
     score <= min_score are discarded first (when min_score > 0). Output sorted by score descending."""
     if min_score > 0:

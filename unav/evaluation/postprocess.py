@@ -32,15 +32,8 @@ TEST_DEFAULTS: dict[str, object] = {
 }
 
 
-def decode_level(
-    cls_logits: Tensor,
-    offsets: Tensor,
-    mask: Tensor,
-    stride: int,
-    pre_nms_thresh: float = 0.001,
-    pre_nms_topk: int = 2000,
-    duration_thresh: float = 0.05,
-) -> tuple[Tensor, Tensor, Tensor]:
+def decode_level(cls_logits: Tensor, offsets: Tensor, mask: Tensor, stride: int, pre_nms_thresh: float = 0.001,
+                 pre_nms_topk: int = 2000, duration_thresh: float = 0.05) -> tuple[Tensor, Tensor, Tensor]:
     """Candidates of one pyramid level of one video.
 
     cls_logits [T, C]; offsets [T, C, 2] (class-aware) or [T, 2]; mask [T] bool (False = padding).
