@@ -122,6 +122,24 @@ def run_case(case: Case, ctx: Context, capsys: pytest.CaptureFixture, caplog: py
         case.check(ctx)
 
 
+def write(name: str, content: str | bytes = b"") -> Callable[[Context], None]:
+    """Setup: {tmp}/NAME holding `content` (text has its "{tmp}" replaced by the case's folder)."""
+    def setup(ctx: Context) -> None:
+        target = ctx.tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = content.replace("{tmp}", str(ctx.tmp)) if isinstance(content, str) else content
+        target.write_bytes(data.encode() if isinstance(data, str) else data)
+    return setup
+
+
+def both(*setups: Callable[[Context], None]) -> Callable[[Context], None]:
+    """Setup: several setups, in order."""
+    def setup(ctx: Context) -> None:
+        for s in setups:
+            s(ctx)
+    return setup
+
+
 def parametrize(cases: list[Case]):
     ids = [c.id for c in cases]
     assert len(set(ids)) == len(ids), "case ids must be unique"

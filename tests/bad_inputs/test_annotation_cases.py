@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .casebook import Case, Context, parametrize, run_case
+from .casebook import Case, Context, both, parametrize, run_case, write
 
 V = "syn0003"           # a train video
 T = "syn0009"           # a test video (the fixture predictions are for the test split)
@@ -29,12 +29,6 @@ NOTHING_EVALUATED = ("{tmp}/m.json", "{tmp}/m_per_class_ap.png")
 # ------------------------------------------------------------------------------------------------ helpers
 def ann_doc(ctx: Context) -> dict[str, Any]:
     return json.loads(ctx.fixtures["ann"].read_text())
-
-
-def write_text(name: str, text: str) -> Callable[[Context], None]:
-    def setup(ctx: Context) -> None:
-        (ctx.tmp / name).write_text(text)
-    return setup
 
 
 def damaged(edit: Callable[[dict], Any], name: str = "bad.json") -> Callable[[Context], None]:
@@ -103,13 +97,6 @@ def mkdir(*names: str) -> Callable[[Context], None]:
     return setup
 
 
-def both(*setups: Callable[[Context], None]) -> Callable[[Context], None]:
-    def setup(ctx: Context) -> None:
-        for s in setups:
-            s(ctx)
-    return setup
-
-
 def summary_says(*needles: str, count: int) -> Callable[[Context], None]:
     """check-inputs wrote its summary with ok false, `count` problems and each needle in one of them."""
     def check(ctx: Context) -> None:
@@ -137,18 +124,18 @@ def media(ctx: Context) -> None:
 # ------------------------------------------------------------------------------------------------ cases
 CASES = [
     # ---- the file itself
-    Case("ann-not-json", EVAL_ANN, 2, "bad.json is not valid JSON", setup=write_text("bad.json", "{not json"),
+    Case("ann-not-json", EVAL_ANN, 2, "bad.json is not valid JSON", setup=write("bad.json", "{not json"),
          absent=NOTHING_EVALUATED),
     Case("ann-empty-file", STATS, 2, "bad.json is empty; expected a JSON object with a 'database' mapping",
-         setup=write_text("bad.json", ""), absent=("{tmp}/stats",)),
+         setup=write("bad.json", ""), absent=("{tmp}/stats",)),
     Case("ann-json-list", REPORT, 2, "expected a JSON object with a 'database' mapping of video ids, got list",
-         setup=both(damaged(lambda d: None), write_text("bad.json", "[1, 2]")), absent=("{tmp}/report",)),
+         setup=both(damaged(lambda d: None), write("bad.json", "[1, 2]")), absent=("{tmp}/report",)),
     Case("ann-missing-database", CHECK, 2, "'database' mapping of video ids, got no 'database' key",
-         setup=write_text("bad.json", '{"videos": {}}'),
+         setup=write("bad.json", '{"videos": {}}'),
          check=summary_says("got no 'database' key", count=1)),
     Case("ann-database-list", STATS, 2, "got 'database' of type list",
-         setup=write_text("bad.json", '{"database": []}'), absent=("{tmp}/stats",)),
-    Case("ann-empty-database", CHECK, 2, "holds no videos", setup=write_text("bad.json", '{"database": {}}'),
+         setup=write("bad.json", '{"database": []}'), absent=("{tmp}/stats",)),
+    Case("ann-empty-database", CHECK, 2, "holds no videos", setup=write("bad.json", '{"database": {}}'),
          check=summary_says("holds no videos", count=1)),
     Case("ann-is-a-folder", TRAIN, 2, "bad.json is a folder; expected a JSON file", setup=mkdir("bad.json"),
          absent=("{tmp}/new_run",), unchanged=(BAD,)),
@@ -279,13 +266,13 @@ CASES = [
     Case("eval-many-bad-entries-counted", EVAL, 2, "3 problems",
          setup=preds(lambda d: [add_entry(label_id=9, label=None)(d) for _ in range(3)]), absent=NOTHING_EVALUATED),
     Case("eval-preds-not-json-says-expected", EVAL, 2, "expected the predictions JSON of `unav predict`",
-         setup=write_text("p.json", "{results"), absent=NOTHING_EVALUATED),
+         setup=write("p.json", "{results"), absent=NOTHING_EVALUATED),
     Case("eval-preds-empty", EVAL, 2, "p.json is empty; expected the predictions JSON",
-         setup=write_text("p.json", "\n"), absent=NOTHING_EVALUATED),
-    Case("eval-preds-json-list", EVAL, 2, "got list", setup=write_text("p.json", "[]"), absent=NOTHING_EVALUATED),
+         setup=write("p.json", "\n"), absent=NOTHING_EVALUATED),
+    Case("eval-preds-json-list", EVAL, 2, "got list", setup=write("p.json", "[]"), absent=NOTHING_EVALUATED),
     Case("eval-results-not-mapping", EVAL, 2,
          "'results' must be a mapping of video id -> list of detections, got list",
-         setup=write_text("p.json", '{"results": [["syn0009", []]]}'), absent=NOTHING_EVALUATED),
+         setup=write("p.json", '{"results": [["syn0009", []]]}'), absent=NOTHING_EVALUATED),
     Case("eval-preds-folder", ["evaluate", "--annotations", "{ann}", "--predictions", "{tmp}", "--out",
                                "{tmp}/m.json"], 2, "is a folder; expected the predictions JSON",
          absent=NOTHING_EVALUATED),
@@ -293,7 +280,7 @@ CASES = [
                                 "--out", "{tmp}/m.json"], 2,
          "--split 'val': expected one of train, validation, test", absent=NOTHING_EVALUATED),
     Case("eval-bad-preds-keep-existing-out", EVAL, 2, "label_id 7 is not a class",
-         setup=both(preds(add_entry(label_id=7, label=None)), write_text("m.json", "mine")),
+         setup=both(preds(add_entry(label_id=7, label=None)), write("m.json", "mine")),
          unchanged=("{tmp}/m.json",)),
     # ---- output paths
     Case("eval-out-is-folder", ["evaluate", "--annotations", "{ann}", "--predictions", "{preds}", "--out",
@@ -306,7 +293,7 @@ CASES = [
                                          "--out", "{tmp}/m.json"], 2, "error: --plot ",
          setup=mkdir("m_per_class_ap.png"), unchanged=("{tmp}/m_per_class_ap.png",), absent=("{tmp}/m.json",)),
     Case("stats-out-is-file", ["stats", "--annotations", "{ann}", "--out-dir", "{tmp}/stats.json"], 2,
-         "error: --out-dir ", setup=write_text("stats.json", "mine"), unchanged=("{tmp}/stats.json",)),
+         "error: --out-dir ", setup=write("stats.json", "mine"), unchanged=("{tmp}/stats.json",)),
     Case("check-inputs-out-is-folder", ["check-inputs", "--annotations", "{ann}", "--out", "{tmp}/summary"], 2,
          "error: --out ", setup=mkdir("summary"), unchanged=("{tmp}/summary",)),
     # ---- check-inputs: everything asked for, every problem
@@ -314,12 +301,12 @@ CASES = [
          ["check-inputs", "--videos-csv", "{tmp}/videos.csv", "--annotations", BAD, "--out", "{tmp}/summary.json"],
          2, "5 problem(s) in the inputs",
          setup=both(damaged(several(video(subset="trian"), video(duration=-1))),
-                    write_text("videos.csv", "abcdefghijk,0,10\nbad id,0,10\nabcdefghijk,1,2\n")),
+                    write("videos.csv", "abcdefghijk,0,10\nbad id,0,10\nabcdefghijk,1,2\n")),
          check=summary_says("'trian' is not a known subset", "duration: expected a number > 0",
                             "videos.csv:2: video id 'bad id'", "line 1: abcdefghijk", count=5)),
     Case("check-inputs-bad-lines-all-listed", ["check-inputs", "--videos-csv", "{tmp}/videos.csv",
                                                "--out", "{tmp}/summary.json"], 2, "videos.csv:3: ",
-         setup=write_text("videos.csv", "abcdefghijk,5,1\nabcdefghij,0,1\nabcdefghijk,zero,1\n"),
+         setup=write("videos.csv", "abcdefghijk,5,1\nabcdefghij,0,1\nabcdefghijk,zero,1\n"),
          check=summary_says(":1: video abcdefghijk: start 5", ":2: video id 'abcdefghij'", ":3: start 'zero'",
                             count=3)),
     Case("check-inputs-probe-and-annotations", ["check-inputs", "--video-dir", "{tmp}/media", "--probe",
@@ -328,7 +315,7 @@ CASES = [
          check=summary_says("2 video(s) missing from annotation file", "broken.mp4", count=2)),
     Case("check-inputs-path-list-missing-files", ["check-inputs", "--video-dir", "{tmp}/paths.txt",
                                                   "--out", "{tmp}/summary.json"], 2, "paths.txt:2: video file",
-         setup=write_text("paths.txt", "nope1.mp4\nnope2.mp4\n"),
+         setup=write("paths.txt", "nope1.mp4\nnope2.mp4\n"),
          check=summary_says("paths.txt:1: video file", "paths.txt:2: video file", count=2)),
     # ---- legal inputs still work (and show the fix: these were refused or mis-read before)
     Case("eval-label-only-predictions-ok", EVAL, 0, "predictions evaluated",

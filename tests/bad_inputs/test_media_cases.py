@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .casebook import Case, Context, parametrize, run_case
+from .casebook import Case, Context, both, parametrize, run_case, write
 
 FLOW = ["flow", "{video}", "--out", "{tmp}/o.flow", "--no-progress"]
 FAST_FLOW = ["--flow-method", "dis", "--dis-preset", "ultrafast", "--min-side", "32", "--crop", "16"]
@@ -54,15 +54,6 @@ def clip(name: str, seconds: float = 1.2, audio: bool = True, video: bool = True
     return setup
 
 
-def write(name: str, content: str | bytes = b""):
-    def setup(ctx: Context) -> None:
-        target = ctx.tmp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = content.replace("{tmp}", str(ctx.tmp)) if isinstance(content, str) else content
-        target.write_bytes(data.encode() if isinstance(data, str) else data)
-    return setup
-
-
 def folder(name: str):
     def setup(ctx: Context) -> None:
         (ctx.tmp / name).mkdir(parents=True, exist_ok=True)
@@ -83,13 +74,6 @@ def link_to_copy(name: str, hard: bool = False):
     def setup(ctx: Context) -> None:
         source = ctx.path("{video_copy}")
         (os.link if hard else os.symlink)(source, ctx.tmp / name)
-    return setup
-
-
-def both(*setups):
-    def setup(ctx: Context) -> None:
-        for s in setups:
-            s(ctx)
     return setup
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import yaml
 
-from .casebook import Case, Context, parametrize, run_case
+from .casebook import Case, Context, both, parametrize, run_case, write
 
 TRAIN = ["train", "--annotations", "{ann}", "--features", "{feats}", "--config", "{config}"]
 PREDICT = ["predict", "--checkpoint", "{run}/last.pt", "--annotations", "{ann}", "--features", "{feats}"]
@@ -18,20 +18,6 @@ PREDICT = ["predict", "--checkpoint", "{run}/last.pt", "--annotations", "{ann}",
 
 def train_new(*extra: str) -> list[str]:
     return TRAIN + ["--out-dir", "{tmp}/new_run", *extra]
-
-
-def write(name: str, text: str):
-    def setup(ctx: Context) -> None:
-        (ctx.tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        (ctx.tmp / name).write_text(text.replace("{tmp}", str(ctx.tmp)))
-    return setup
-
-
-def both(*setups):
-    def setup(ctx: Context) -> None:
-        for s in setups:
-            s(ctx)
-    return setup
 
 
 def edit_ckpt(edit, name: str = "ckpt.pt"):
