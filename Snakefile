@@ -31,6 +31,10 @@ validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.
 report: "workflow/report/workflow.rst"
 
 
+wildcard_constraints:
+    shard=r"\d+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
@@ -49,6 +53,7 @@ if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/detect.smk")):
 localrules:
     all,
     download_collect,
+    failures,
     annotations,
     features,
     weights,

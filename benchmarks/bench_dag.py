@@ -1,6 +1,13 @@
-"""How long Snakemake takes to build the DAG of the full UnAV-100 list (10,790 videos), dry run:
-(1) before any download (download jobs + the checkpoint), (2) after the checkpoint (every video downloaded:
-trim, flow, i3d, vggish and features per video, about 54,000 jobs).
+"""How long Snakemake takes to build the DAG of the full UnAV-100 run (10,790 videos, the paper's preset with its
+128 shards), dry run, in four states of the working directory, and how many jobs the run has:
+
+  (1) nothing downloaded yet (download shards + the checkpoint, the rest behind it);
+  (2) every video downloaded (the checkpoint done: trim, flow, i3d, vggish, features per shard, then training);
+  (3) every video extracted (every shard manifest written: only training and what follows remain);
+  (4) 1 % of the videos failed to download (the others extracted), as after a real download.
+
+The states are faked with the files each stage leaves (status files, raw videos, shard manifests), so the figures
+measure Snakemake's bookkeeping only.
 
     UNAV_SHARED=../shared .venv/bin/python benchmarks/bench_dag.py [--annotations FILE] [--workdir DIR]
 """
@@ -18,37 +25,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from workflow.helpers import env, job_counts  # noqa: E402
+from workflow.helpers import env, fake_downloads, job_counts  # noqa: E402
+
+from unav.pipeline.shards import STAGES, Row, shard_members, write_manifest  # noqa: E402
+
+PRESET = REPO / "resources" / "presets" / "unav100.yaml"
+SHARDS = 128      # the preset's
+RESULTS = "results/unav100"
 
 
-def make_inputs(annotations: Path, workdir: Path) -> Path:
-    """The video list matching the annotation file (id,0,duration) and a config pointing at both."""
+def make_list(annotations: Path, workdir: Path) -> list[str]:
+    """The video list matching the annotation file (id,0,duration); returns the ids."""
     db = json.loads(annotations.read_text())["database"]
     (workdir / "videos.csv").write_text("".join(f"{vid},0,{e['duration']}\n" for vid, e in db.items()))
-    cfg = workdir / "cfg.yaml"
-    cfg.write_text(f"source: youtube\nvideos_csv: videos.csv\nannotations: {annotations}\n")
-    return cfg
+    return list(db)
 
 
-def fake_downloads(workdir: Path) -> int:
-    """Mark every listed video as downloaded (status, raw file, ok list), as after the checkpoint."""
-    ids = [ln.split(",")[0] for ln in (workdir / "videos.csv").read_text().splitlines()]
-    status = workdir / "results/download/status"
-    raw = workdir / "results/raw"
-    status.mkdir(parents=True, exist_ok=True)
-    raw.mkdir(parents=True, exist_ok=True)
-    for vid in ids:
-        (status / f"{vid}.json").write_text(json.dumps({"id": vid, "ok": True, "kind": "ok"}))
-        (raw / f"{vid}.mp4").write_bytes(b"")
-    time.sleep(0.01)
-    (workdir / "results/download/ok.txt").write_text("".join(f"{v}\n" for v in ids))
-    (workdir / "results/download/failures.tsv").write_text("id\treason\tattempts\turl\n")
-    return len(ids)
+def fake_extracted(workdir: Path, ok: list[str]) -> None:
+    """Every shard manifest of the stages after the download, as after a finished extraction."""
+    res = workdir / RESULTS
+    time.sleep(0.01)   # newer than the downloads
+    for stage in STAGES[1:]:
+        for k, ids in shard_members(ok, SHARDS).items():
+            if ids:
+                write_manifest(res / "shards" / stage / f"{k}.tsv", [Row(v, "done") for v in ids])
 
 
-def dry_run(workdir: Path, cfg: Path) -> tuple[float, dict[str, int]]:
+def dry_run(workdir: Path, annotations: Path) -> tuple[float, dict[str, int]]:
     cmd = [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(cfg), "--cores", "2", "--dry-run", "--quiet", "rules"]
+           "--directory", str(workdir), "--configfile", str(PRESET), "--config", "videos_csv=videos.csv",
+           f"annotations={annotations}", "--cores", "2", "--dry-run", "--quiet", "rules"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=workdir)
     seconds = time.perf_counter() - t0
@@ -57,21 +63,47 @@ def dry_run(workdir: Path, cfg: Path) -> tuple[float, dict[str, int]]:
     return seconds, job_counts(proc.stdout + proc.stderr)
 
 
+def report(name: str, seconds: float, counts: dict[str, int]) -> None:
+    rules = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"{name:<34} DAG {seconds:5.1f} s   {sum(counts.values()):4d} jobs ({rules})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default = Path(os.environ.get("UNAV_SHARED", REPO.parent / "shared")) / "data/unav100/unav100_annotations.json"
     ap.add_argument("--annotations", type=Path, default=default)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="unav-bench-dag-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = make_inputs(args.annotations.resolve(), workdir)
-    s1, c1 = dry_run(workdir, cfg)
-    print(f"before downloads: {sum(c1.values())} jobs ({c1.get('download', 0)} downloads), DAG in {s1:.1f} s")
-    n = fake_downloads(workdir)
-    s2, c2 = dry_run(workdir, cfg)
-    print(f"after the checkpoint ({n} videos downloaded): {sum(c2.values())} jobs "
-          f"({', '.join(f'{k} {v}' for k, v in c2.items())}), DAG in {s2:.1f} s")
+    annotations = args.annotations.resolve()
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="unav-bench-dag-"))
+    base.mkdir(parents=True, exist_ok=True)
+
+    work = base / "fresh"
+    work.mkdir(exist_ok=True)
+    ids = make_list(annotations, work)
+    print(f"UnAV-100 list: {len(ids)} videos, {SHARDS} shards, preset {PRESET.relative_to(REPO)}")
+    s1, c1 = dry_run(work, annotations)
+    report("(1) nothing downloaded", s1, c1)
+
+    fake_downloads(work, {v: True for v in ids}, shards=SHARDS, results=RESULTS)
+    s2, c2 = dry_run(work, annotations)
+    report("(2) all downloaded", s2, c2)
+    full = c1.get("download", 0) + c1.get("download_collect", 0) + sum(c2.values())
+
+    fake_extracted(work, ids)
+    s3, c3 = dry_run(work, annotations)
+    report("(3) all extracted", s3, c3)
+
+    failed_work = base / "failed"
+    failed_work.mkdir(exist_ok=True)
+    make_list(annotations, failed_work)
+    failed = set(ids[::100])          # 1 %
+    fake_downloads(failed_work, {v: v not in failed for v in ids}, shards=SHARDS, results=RESULTS)
+    fake_extracted(failed_work, [v for v in ids if v not in failed])
+    s4, c4 = dry_run(failed_work, annotations)
+    report(f"(4) {len(failed)} downloads failed (1 %)", s4, c4)
+
+    print(f"full run: {full} jobs in all (downloads included); slowest DAG {max(s1, s2, s3, s4):.1f} s")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trim": ("trim", "cut a downloaded video to its [start, end] window with ffmpeg"),
     "demo-videos": ("demo_videos", "generate the synthetic demo videos with sound and their annotations"),
     "report": ("report", "plots and tables for the workflow report (metrics, per-class AP, timelines)"),
-    "workflow-step": ("workflow_step", "workflow glue: merge-features (per-stream parts -> features folder), "
-                                        "subset-annotations (videos with features)"),
+    "workflow-step": ("workflow_step", "workflow glue: shard jobs of the per-video stages (shard), their "
+                                        "collectors (collect-downloads, failures), merge-features, "
+                                        "subset-annotations"),
 }
 
 

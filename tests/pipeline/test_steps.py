@@ -12,7 +12,8 @@ from unav.data.features import check_provenance
 from unav.errors import UnavError
 from unav.features.provenance import FeatureProvenance
 from unav.features.settings import ExtractSettings
-from unav.pipeline.steps import main, merge_features, merge_provenance, subset_annotations
+from unav.pipeline.step_cli import main
+from unav.pipeline.steps import merge_features, merge_provenance, subset_annotations
 
 
 def _part(d, vid, streams, rows, extra=None):

@@ -1,4 +1,5 @@
-"""Dry-run DAG tests: jobs per rule for each source, --forcerun/--until, and what a changed parameter reruns."""
+"""Dry-run DAG tests: jobs per rule for each source (one job per non-empty shard for the per-video stages),
+--forcerun/--until, and what a changed parameter reruns."""
 from __future__ import annotations
 
 import json
@@ -6,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .helpers import dry_run, write_config
+from .helpers import dry_run, fake_downloads, shard_count, write_config
 
 IDS = ["aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc", "ddddddddddd"]
 SUBSETS = ["train", "validation", "test", "test"]
 PER_VIDEO = ("trim", "flow", "i3d", "vggish", "features")
 AFTER = {"annotations": 1, "train": 1, "predict": 1, "evaluate": 1, "report": 1, "stats": 1, "all": 1}
+# a failures table of every shard manifest for the report (not with released features: nothing is extracted)
+FAILURES = {"failures": 1}
 
 
 def annotations(path: Path, ids=IDS) -> Path:
@@ -28,30 +31,22 @@ def youtube_workdir(tmp: Path, downloaded: dict[str, bool] | None = None) -> Pat
     annotations(tmp / "ann.json")
     write_config(tmp / "cfg.yaml", {"source": "youtube", "videos_csv": "videos.csv", "annotations": "ann.json"})
     if downloaded is not None:
-        d = tmp / "results" / "download"
-        (d / "status").mkdir(parents=True)
-        (tmp / "results" / "raw").mkdir(parents=True)
-        for vid, ok in downloaded.items():
-            (d / "status" / f"{vid}.json").write_text(json.dumps({"id": vid, "ok": ok, "kind": "ok" if ok else "not_found",
-                                                                  "reason": "" if ok else "HTTP 404"}))
-            if ok:
-                (tmp / "results" / "raw" / f"{vid}.mp4").write_bytes(b"\0")
-        (d / "ok.txt").write_text("".join(f"{v}\n" for v, ok in downloaded.items() if ok))
-        (d / "failures.tsv").write_text("id\treason\tattempts\turl\n" +
-                                        "".join(f"{v}\tHTTP 404\t1\tx\n" for v, ok in downloaded.items() if not ok))
+        fake_downloads(tmp, downloaded)
     return tmp / "cfg.yaml"
 
 
 def test_youtube_before_download(tmp_path):
     counts = dry_run(tmp_path, configfile=youtube_workdir(tmp_path))
-    # per-video stages appear once the checkpoint download_collect has run
-    assert counts == {"download": len(IDS), "download_collect": 1, **AFTER}
+    # one download job per non-empty shard; the later stages appear once the checkpoint download_collect has run
+    assert counts == {"download": shard_count(IDS), "download_collect": 1, **FAILURES, **AFTER}
 
 
 def test_youtube_after_download_failed_videos_drop_out(tmp_path):
     cfg = youtube_workdir(tmp_path, downloaded={v: v != IDS[1] for v in IDS})
     counts = dry_run(tmp_path, configfile=cfg)
-    assert counts == {**{r: len(IDS) - 1 for r in PER_VIDEO}, **AFTER}
+    ok = [v for v in IDS if v != IDS[1]]
+    assert shard_count(ok) < shard_count(IDS)      # IDS[1] is alone in its shard: that shard drops out
+    assert counts == {**{r: shard_count(ok) for r in PER_VIDEO}, **FAILURES, **AFTER}
 
 
 def test_local_videos(tmp_path):
@@ -61,7 +56,7 @@ def test_local_videos(tmp_path):
     annotations(tmp_path / "ann.json")
     cfg = write_config(tmp_path / "cfg.yaml", {"source": "local", "video_dir": "videos", "annotations": "ann.json"})
     counts = dry_run(tmp_path, configfile=cfg)
-    assert counts == {**{r: len(IDS) for r in PER_VIDEO if r != "trim"}, **AFTER}
+    assert counts == {**{r: shard_count(IDS) for r in PER_VIDEO if r != "trim"}, **FAILURES, **AFTER}
 
 
 def test_released_features(tmp_path):
@@ -79,7 +74,7 @@ def test_released_features(tmp_path):
 
 def test_demo_fresh(tmp_path):
     counts = dry_run(tmp_path)
-    assert counts == {"demo_videos": 1, "download_collect": 1, **AFTER}
+    assert counts == {"demo_videos": 1, "download_collect": 1, **FAILURES, **AFTER}
 
 
 def test_pretrained_weights_rule(tmp_path):
@@ -98,19 +93,22 @@ def test_demo_is_complete(demo_run):
     assert dry_run(demo_run.workdir) == {}
 
 
+def _demo_shards(demo_run) -> int:
+    return shard_count((demo_run.workdir / "results/download/ok.txt").read_text().split())
+
+
 def test_forcerun_i3d_until_i3d(demo_run):
     counts = dry_run(demo_run.workdir, "--forcerun", "i3d", "--until", "i3d")
-    n = len((demo_run.workdir / "results/download/ok.txt").read_text().split())
-    # flow files are temp(): removed after I3D used them, so redoing I3D regenerates them; nothing else runs
-    assert counts == {"i3d": n, "flow": n}
+    # one job per shard; the flow files are gone, so each i3d job writes its flow itself: no flow job runs
+    assert counts == {"i3d": _demo_shards(demo_run)}
 
 
 def test_extraction_parameter_reruns_downstream(demo_run, tmp_path):
     cfg = write_config(tmp_path / "x.yaml", {"extract": {"seed": 1}})
     counts = dry_run(demo_run.workdir, configfile=cfg)
-    n = len((demo_run.workdir / "results/download/ok.txt").read_text().split())
-    assert counts == {"flow": n, "i3d": n, "vggish": n, "features": n, "annotations": 1, "train": 1,
-                      "predict": 1, "evaluate": 1, "report": 1, "all": 1}
+    n = _demo_shards(demo_run)
+    assert counts == {"flow": n, "i3d": n, "vggish": n, "features": n, "failures": 1, "annotations": 1,
+                      "train": 1, "predict": 1, "evaluate": 1, "report": 1, "all": 1}
 
 
 def test_training_parameter_keeps_features(demo_run, tmp_path):

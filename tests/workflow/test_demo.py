@@ -1,5 +1,6 @@
-"""The offline demo DAG end to end (default config.yaml, --cores 2): every stage ran, wrote only its declared
-outputs, one log and one benchmark per job; the metrics are far above chance; the Snakemake report builds;
+"""The offline demo DAG end to end (default config.yaml, --cores 2): every stage ran (one job per shard of
+videos for the per-video stages), wrote only its declared outputs and the per-video files of the UnAV-100
+layout, one log and one benchmark per job; the metrics are far above chance; the Snakemake report builds;
 a run killed mid-way resumes to the same metrics."""
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from .helpers import BIN, SNAKEFILE, env, read_json, snakemake
+from unav.pipeline.shards import read_manifest, shard_members
+
+from .helpers import BIN, SNAKEFILE, cmdline, descendants, env, read_json, snakemake
 
 PER_VIDEO = ("download", "trim", "flow", "i3d", "vggish", "features")
+SHARDS = 4   # config.yaml
 
 
 def _ok_ids(workdir: Path) -> list[str]:
@@ -25,6 +29,13 @@ def test_every_stage_ran(demo_run):
     ids = _ok_ids(demo_run.workdir)
     assert len(ids) == 30
     assert (res / "download/failures.tsv").read_text().splitlines() == ["id\treason\tattempts\turl"]
+    assert (res / "failures.tsv").read_text().splitlines() == ["id\tstage\tkind\treason"]
+    assert (res / "report/failures.tsv").read_text().splitlines() == ["id\tstage\tkind\treason"]
+    # every stage's shards together list every video once, each computed on this first run
+    for stage in PER_VIDEO:
+        rows = [r for m in sorted((res / "shards" / stage).glob("*.tsv")) for r in read_manifest(m)]
+        assert sorted(r.id for r in rows) == sorted(ids), stage
+        assert {r.status for r in rows} == {"done"}, stage
     for vid in ids:
         assert (res / "clips" / f"{vid}.mp4").is_file()
         prov = read_json(res / "features" / f"{vid}.json")
@@ -42,41 +53,53 @@ def test_every_stage_ran(demo_run):
 
 
 def test_flow_is_temporary(demo_run):
-    """Each video's .flow file was written (its log says where) and removed once I3D used it (temp())."""
+    """Each video's .flow file was written (its shard's flow log says so) and removed once I3D used it."""
     res = demo_run.workdir / "results"
     ids = _ok_ids(demo_run.workdir)
     assert ids
+    logs = "".join(p.read_text() for p in (res / "logs" / "flow").glob("*.log"))
     for vid in ids:
-        written = f"-> results/flow/{vid}.flow"
-        assert written in (res / "logs" / "flow" / f"{vid}.log").read_text(), vid
+        assert f"flow {vid}: done" in logs, vid
         assert not (res / "flow" / f"{vid}.flow").exists(), vid
 
 
 def test_logs_and_benchmarks_per_job(demo_run):
     res = demo_run.workdir / "results"
-    n = len(_ok_ids(demo_run.workdir))
+    shards = [k for k, v in shard_members(_ok_ids(demo_run.workdir), SHARDS).items() if v]
+    assert len(shards) > 1
     for rule in PER_VIDEO:
-        assert len(list((res / "logs" / rule).glob("*.log"))) == n, rule
+        assert sorted(p.stem for p in (res / "logs" / rule).glob("*.log")) == [str(k) for k in shards], rule
         bench = sorted((res / "benchmarks" / rule).glob("*.tsv"))
-        assert len(bench) == n, rule
+        assert len(bench) == len(shards), rule
         with open(bench[0]) as fh:
             row = next(csv.DictReader(fh, delimiter="\t"))
         assert float(row["s"]) > 0 and "max_rss" in row
-    for rule in ("demo_videos", "download_collect", "annotations", "train", "predict", "evaluate", "report", "stats"):
+    for rule in ("demo_videos", "download_collect", "failures", "annotations", "train", "predict", "evaluate",
+                 "report", "stats"):
         assert (res / "logs" / f"{rule}.log").is_file(), rule
         assert (res / "benchmarks" / f"{rule}.tsv").is_file(), rule
 
 
+# per-video files the shard jobs write beside their manifests (the UnAV-100 layout, not declared one by one)
+PER_VIDEO_DIRS = ("results/raw/", "results/download/status/", "results/clips/", "results/parts/i3d/",
+                  "results/parts/vggish/", "results/features/")
+
+
 def test_only_declared_outputs(demo_run):
     """Every file under results/ is a declared output (files inside declared directories included), log or
-    benchmark; the raw downloads are the one exception: `unav download` writes them beside its status file,
-    the declared output, since a failed download has none."""
+    benchmark, or a per-video file of a shard job named after a listed video."""
     proc = snakemake(demo_run.workdir, "--list-untracked")
     untracked = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("results/")]
-    allowed = ("results/raw/", "results/logs/", "results/benchmarks/",
+    allowed = ("results/logs/", "results/benchmarks/",
                "results/demo/videos/", "results/report/timelines/")   # the last two: directory() outputs
-    unexpected = [p for p in untracked if not p.startswith(allowed)]
+    unexpected = [p for p in untracked if not p.startswith(allowed + PER_VIDEO_DIRS)]
     assert unexpected == []
+    ids = set(_ok_ids(demo_run.workdir))
+    per_video = [p for p in untracked if p.startswith(PER_VIDEO_DIRS)]
+    assert len(per_video) >= 10 * len(ids)
+    strays = [p for p in per_video if Path(p).name.split(".")[0].removesuffix("_rgb").removesuffix("_flow")
+              .removesuffix("_vggish") not in ids]
+    assert strays == []
 
 
 def test_metrics_far_above_chance(demo_run):
@@ -105,27 +128,6 @@ def test_snakemake_report(demo_run, tmp_path):
     assert any(n.endswith("report.html") for n in names)
 
 
-def _descendants(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        p, pp = map(int, line.split())
-        children.setdefault(pp, []).append(p)
-    todo, found = [pid], []
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.append(c)
-            todo.append(c)
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def test_killed_job_resumes_to_same_metrics(demo_run, tmp_path):
     """Redo training in a copy of the finished demo, kill the training process mid-way, rerun: the workflow
     completes and the metrics equal the first run's."""
@@ -144,8 +146,8 @@ def test_killed_job_resumes_to_same_metrics(demo_run, tmp_path):
             # At least two epochs done: a genuinely half-finished run. Kill the job's shell AND the training
             # process itself, as a scheduler or a power cut would (killing only the shell leaves the trainer
             # running on as an orphan that keeps writing its outputs).
-            victims = [pid for pid in _descendants(proc.pid)
-                       if " train " in _cmdline(pid) and "unav" in _cmdline(pid)]
+            victims = [pid for pid in descendants(proc.pid)
+                       if " train " in cmdline(pid) and "unav" in cmdline(pid)]
         time.sleep(0.5)
     assert victims, "training never started"
     for pid in victims:

@@ -60,7 +60,7 @@ def test_failed_downloads_drop_out(server, tmp_path):
     assert "404" in failures[MISSING]["reason"]
     assert "not a video" in failures[NOT_VIDEO]["reason"]
     assert failures[MISSING]["url"].endswith(f"/{MISSING}.mp4")
-    assert (res / "download/ok.txt").read_text().split() == GOOD
+    assert sorted((res / "download/ok.txt").read_text().split()) == GOOD
     assert sorted(read_json(res / "annotations.used.json")["database"]) == sorted(GOOD)
     for vid in GOOD:
         assert (res / "features" / f"{vid}_vggish.npy").is_file()
@@ -69,4 +69,10 @@ def test_failed_downloads_drop_out(server, tmp_path):
         assert not read_json(res / "download/status" / f"{vid}.json")["ok"]
     metrics = read_json(res / "runs/demo/metrics.json")
     assert metrics["num_videos"] == 1
-    assert read_json(res / "report/summary.json")["failed_videos"] == [MISSING, NOT_VIDEO]
+    assert sorted(read_json(res / "report/summary.json")["failed_videos"]) == sorted([MISSING, NOT_VIDEO])
+    # the report's failures table: each failed video once, at the download stage, with its kind and reason
+    with open(res / "report/failures.tsv", newline="") as fh:
+        shown = {r["id"]: r for r in csv.DictReader(fh, delimiter="\t")}
+    assert set(shown) == {MISSING, NOT_VIDEO}
+    assert shown[MISSING]["stage"] == "download" and shown[MISSING]["kind"] == "not_found"
+    assert shown[NOT_VIDEO]["kind"] == "not_a_video"

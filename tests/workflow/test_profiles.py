@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import BIN, REPO, SNAKEFILE, env, write_config
+from .helpers import BIN, REPO, SNAKEFILE, env, fake_downloads, shard_count, write_config
 
 PROFILES = REPO / "workflow" / "profiles"
 SLURM = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
@@ -100,7 +100,7 @@ def test_slurm_profile_leaves_cpus_to_threads():
     assert "cpus_per_task" not in args["default_resources"]
 
 
-# ---- per-video runtimes ------------------------------------------------------------------------------------
+# ---- shard runtimes ------------------------------------------------------------------------------------------
 PAPER_GPU = {"device": "cuda", "flow": {"method": "raft", "weights": "random"},
              "extract": {"weights": "random", "crop": 224, "min_side": 256}}
 PER_VIDEO = ("trim", "flow", "i3d", "vggish", "features")
@@ -129,6 +129,19 @@ def test_runtime_follows_duration_device_and_size():
     assert runtime_minutes("i3d", None, "cuda") == runtime_minutes("i3d", DEFAULT_DURATION_S, "cuda")
 
 
+def test_shard_runtime_is_one_startup_plus_its_videos():
+    """A shard job pays the start-up once: its runtime is that of one video as long as all its videos together,
+    and grows with every video it holds."""
+    from unav.pipeline.resources import DOWNLOAD_MINUTES, runtime_minutes, shard_runtime_minutes
+
+    for stage in PER_VIDEO:
+        assert shard_runtime_minutes(stage, [10.0] * 85, "cuda") == runtime_minutes(stage, 850.0, "cuda")
+        assert shard_runtime_minutes(stage, [10.0] * 85, "cuda") < 85 * runtime_minutes(stage, 10.0, "cuda")
+        assert shard_runtime_minutes(stage, [10.0, None], "cpu") == runtime_minutes(stage, 10.0 + 600.0, "cpu")
+        assert shard_runtime_minutes(stage, [10.0], "cpu", attempt=2) == 2 * runtime_minutes(stage, 10.0, "cpu")
+    assert shard_runtime_minutes("download", ["x"] * 10) == 1 + 10 * DOWNLOAD_MINUTES
+
+
 def youtube_videos(work: Path, windows: dict[str, float], overlay: dict) -> Path:
     """A youtube-source working directory whose videos are all downloaded already (faked), with the list's
     windows of the given lengths; returns its config file."""
@@ -138,14 +151,7 @@ def youtube_videos(work: Path, windows: dict[str, float], overlay: dict) -> Path
               "annotations": [{"segment": [1.0, 4.0], "label": "dog barking", "label_id": 0}]}
           for i, (v, n) in enumerate(windows.items())}
     (work / "ann.json").write_text(json.dumps({"database": db}))
-    status, raw = work / "results/download/status", work / "results/raw"
-    status.mkdir(parents=True)
-    raw.mkdir(parents=True)
-    for v in windows:
-        (status / f"{v}.json").write_text(json.dumps({"id": v, "ok": True, "kind": "ok", "reason": ""}))
-        (raw / f"{v}.mp4").write_bytes(b"\0")
-    (work / "results/download/ok.txt").write_text("".join(f"{v}\n" for v in windows))
-    (work / "results/download/failures.tsv").write_text("id\treason\tattempts\turl\n")
+    fake_downloads(work, {v: True for v in windows}, shards=overlay.get("shards", 4))
     return write_config(work / "cfg.yaml", {"source": "youtube", "videos_csv": "videos.csv",
                                             "annotations": "ann.json", "stats": False, **overlay})
 
@@ -178,36 +184,46 @@ def slurm_dry_run(work: Path, cfg: Path) -> str:
 
 
 def test_group_job_of_short_clips_asks_for_hours_not_days(tmp_path):
-    """50 ten-second clips (one group job, group-components video: 50) at the paper's settings on a GPU: every
-    per-video job asks for the runtime of its clip's duration, and the group job for a few hours at most (the
-    sum of its jobs' runtimes bounds what Snakemake asks SLURM for); flat 20-60 minutes per job asked for 6,200."""
-    from unav.pipeline.resources import runtime_minutes
+    """100 ten-second clips in 2 shards at the paper's settings on a GPU: each shard's five jobs form one SLURM
+    group job (group "shard"); each job asks for the runtime of its shard's total duration, and a group job for a
+    few hours at most (Snakemake asks SLURM for the sum of a group's runtimes)."""
+    from unav.pipeline.resources import shard_runtime_minutes
+    from unav.pipeline.shards import shard_members
 
-    ids = [f"clip{i:07d}" for i in range(SLURM["group-components"]["video"])]
-    cfg = youtube_videos(tmp_path, {v: 10.0 for v in ids}, PAPER_GPU)
+    ids = [f"clip{i:07d}" for i in range(100)]
+    cfg = youtube_videos(tmp_path, {v: 10.0 for v in ids}, {**PAPER_GPU, "shards": 2})
     out = slurm_dry_run(tmp_path, cfg)
-    assert out.count("Group job video") == 1
+    assert out.count("Group job shard") == 2
+    members = shard_members(ids, 2)
     jobs = [j for j in planned_jobs(out) if j["rule"] in PER_VIDEO]
-    assert len(jobs) == len(ids) * len(PER_VIDEO)
+    assert len(jobs) == 2 * len(PER_VIDEO)
     for j in jobs:
-        assert j["resources"]["runtime"] == runtime_minutes(j["rule"], 10.0, "cuda"), j
-    total = sum(j["resources"]["runtime"] for j in jobs)
-    assert total < 600, f"a group job of 50 ten-second clips may ask for {total} minutes"
+        n = len(members[int(j["wildcards"]["shard"])])
+        assert j["resources"]["runtime"] == shard_runtime_minutes(j["rule"], [10.0] * n, "cuda"), j
+    for k in (0, 1):
+        total = sum(j["resources"]["runtime"] for j in jobs if j["wildcards"]["shard"] == str(k))
+        assert total < 600, f"a group job of {len(members[k])} ten-second clips may ask for {total} minutes"
 
 
 def test_runtime_follows_the_listed_window(tmp_path):
-    """The duration is the list's window (end - start): a 10-minute window asks for more than a 10-s one."""
-    from unav.pipeline.resources import runtime_minutes
+    """The duration is the list's window (end - start): the shard of a 10-minute window asks for more than the
+    shard of a 10-s one."""
+    from unav.pipeline.resources import shard_runtime_minutes
+    from unav.pipeline.shards import shard_of
 
-    cfg = youtube_videos(tmp_path, {"shortclip01": 10.0, "longclip001": 600.0}, {})   # config.yaml: CPU, DIS, crop 32
+    short, long = "shortclip01", "longclip002"
+    assert shard_of(short, 4) != shard_of(long, 4)
+    cfg = youtube_videos(tmp_path, {short: 10.0, long: 600.0}, {})   # config.yaml: CPU, DIS, crop 32
     jobs = [j for j in planned_jobs(slurm_dry_run(tmp_path, cfg)) if j["rule"] in PER_VIDEO]
     assert len(jobs) == 2 * len(PER_VIDEO)
+    by = {}
     for j in jobs:
-        seconds = 600.0 if j["wildcards"]["id"] == "longclip001" else 10.0
-        assert j["resources"]["runtime"] == runtime_minutes(j["rule"], seconds, "cpu", "dis", crop=32, min_side=40), j
-    by = {(j["rule"], j["wildcards"]["id"]): j["resources"]["runtime"] for j in jobs}
-    assert by[("trim", "longclip001")] > by[("trim", "shortclip01")]
-    assert by[("i3d", "longclip001")] > by[("i3d", "shortclip01")]
+        seconds = 600.0 if j["wildcards"]["shard"] == str(shard_of(long, 4)) else 10.0
+        assert j["resources"]["runtime"] == shard_runtime_minutes(j["rule"], [seconds], "cpu", "dis", crop=32,
+                                                                  min_side=40), j
+        by[(j["rule"], seconds)] = j["resources"]["runtime"]
+    assert by[("trim", 600.0)] > by[("trim", 10.0)]
+    assert by[("i3d", 600.0)] > by[("i3d", 10.0)]
 
 
 # ---- downloads on the submit host ---------------------------------------------------------------------------
@@ -243,13 +259,15 @@ def test_downloads_run_on_the_submit_host(tmp_path, local):
     download = {} if local is None else {"download": {"local": local}}     # None: the default (true)
     cfg = youtube_videos(tmp_path, {"shortclip01": 10.0}, download)
     rules = rules_under_slurm(tmp_path, cfg)
-    assert rules["download_collect"]["local"]
+    assert rules["download_collect"]["local"] and rules["failures"]["local"]
     if local is False:
         assert rules["download"] == {"local": False, "group": "download"}   # submitted, many per SLURM job
     else:
         assert rules["download"] == {"local": True, "group": None}
-    for name in ("trim", "flow", "i3d", "vggish", "train"):
+    for name in ("trim", "flow", "i3d", "vggish", "features", "train"):
         assert not rules[name]["local"], name
+    for name in ("trim", "flow", "i3d", "vggish", "features"):
+        assert rules[name]["group"] == "shard", name
 
 
 def test_download_group_only_when_submitted(tmp_path):
@@ -266,5 +284,5 @@ def test_download_group_only_when_submitted(tmp_path):
                 f.unlink()
         out = slurm_dry_run(work, cfg)
         jobs = planned_jobs(out)
-        assert sum(j["rule"] == "download" for j in jobs) == 2
+        assert sum(j["rule"] == "download" for j in jobs) == shard_count(ids)
         assert ("Group job download" in out) is (not local), out[-3000:]

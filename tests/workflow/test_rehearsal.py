@@ -31,7 +31,7 @@ from packaged_install import install_wheel_venv
 from published_weights import sha256, write_mirror_registry, write_published_files
 from unav.media.ffmpeg import ffmpeg_exe
 
-from .helpers import BIN, REPO, job_counts, read_json
+from .helpers import BIN, REPO, job_counts, read_json, shard_count
 
 pytestmark = pytest.mark.slow
 
@@ -154,6 +154,9 @@ def test_paper_run_rehearsed(slurm, tmp_path, media_dir):
         with open(res / "download/failures.tsv", newline="") as fh:
             failures = {r["id"]: r for r in csv.DictReader(fh, delimiter="\t")}
         assert set(failures) == {MISSING} and "404" in failures[MISSING]["reason"]
+        shown = {r["id"]: r for r in csv.DictReader((res / "report/failures.tsv").read_text().splitlines(),
+                                                    delimiter="\t")}
+        assert set(shown) == {MISSING} and shown[MISSING]["kind"] == "not_found"
         assert sorted((res / "download/ok.txt").read_text().split()) == sorted(listed)
 
         # weights were fetched from the mirror, verified, and are what every feature file was made with
@@ -176,11 +179,13 @@ def test_paper_run_rehearsed(slurm, tmp_path, media_dir):
         assert jobs and all(j["state"] == "COMPLETED" for j in jobs), [(j["id"], j["state"]) for j in jobs]
         names = [j["info"] for j in jobs]
         assert not any("rule_download" in i or "group_download" in i or "rule_weights" in i for i in names)
-        video_jobs = [j for j in jobs if "group_video" in j["info"]]
-        assert len(video_jobs) == 1                        # 5 videos x 5 stages in one group job
-        (vj,) = video_jobs
-        assert int(vj["NumCPUs"]) <= profile["cores"]
-        assert _minutes(vj["TimeLimit"]) < 5 * 60, vj["TimeLimit"]     # sized by the clips' durations
+        shard_jobs = [j for j in jobs if "group_shard" in j["info"]]
+        n_shards = shard_count(listed, 128)                # the preset's 128 shards; 5 videos fill a few
+        assert len(shard_jobs) == n_shards                 # one SLURM job per shard: its 5 stages grouped
+        for vj in shard_jobs:
+            assert int(vj["NumCPUs"]) <= profile["cores"]
+            assert _minutes(vj["TimeLimit"]) < 5 * 60, vj["TimeLimit"]     # sized by the clips' durations
+        assert not any("rule_trim" in i or "rule_i3d" in i for i in names)   # never one job per stage
         (train_job,) = [j for j in jobs if "rule_train" in j["info"]]
         assert int(train_job["NumCPUs"]) == 2                # the rule's threads, not a profile-wide 1
         assert _minutes(train_job["TimeLimit"]) == profile["set-resources"]["train"]["runtime"]
@@ -189,14 +194,13 @@ def test_paper_run_rehearsed(slurm, tmp_path, media_dir):
         again = run("--profile", "workflow/profiles/slurm", *configs, "--dry-run", "--quiet", "rules")
         assert again.returncode == 0, again.stderr[-4000:]
         assert job_counts(again.stdout + again.stderr) == {}, again.stdout[-3000:]
-        # --forcerun i3d: i3d and only what depends on it (flow files are temp(), so flow comes back with it)
+        # --forcerun i3d: i3d and only what depends on it (the i3d shards write the flow they need themselves)
         force = run("--profile", "workflow/profiles/slurm", *configs, "--forcerun", "i3d", "--dry-run",
                     "--quiet", "rules")
         assert force.returncode == 0, force.stderr[-4000:]
-        n = len(listed)
         assert job_counts(force.stdout + force.stderr) == {
-            "flow": n, "i3d": n, "features": n, "annotations": 1, "train": 1, "predict": 1, "evaluate": 1,
-            "report": 1, "all": 1}
+            "i3d": n_shards, "features": n_shards, "failures": 1, "annotations": 1, "train": 1, "predict": 1,
+            "evaluate": 1, "report": 1, "all": 1}
         # the report
         rep = run(*configs, "--report", "results/unav100/report.html", timeout=600)
         assert rep.returncode == 0, rep.stderr[-4000:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from .helpers import REPO, dry_run
+from .helpers import REPO, dry_run, shard_count
 
 PRESET = REPO / "resources" / "presets" / "unav100.yaml"
 
@@ -18,5 +18,7 @@ def test_unav100_preset_dag(unav100_annotations, tmp_path):
     counts = dry_run(tmp_path, "--config", "videos_csv=videos.csv", f"annotations={unav100_annotations}",
                      configfile=PRESET)
     assert len(db) == 10790
-    assert counts == {"download": 10790, "download_collect": 1, "annotations": 1, "train": 1, "predict": 1,
-                      "evaluate": 1, "report": 1, "stats": 1, "all": 1}
+    # one download job per shard (128 in the preset, every one holds videos), not one per video
+    assert shard_count(db, 128) == 128
+    assert counts == {"download": 128, "download_collect": 1, "failures": 1, "annotations": 1, "train": 1,
+                      "predict": 1, "evaluate": 1, "report": 1, "stats": 1, "all": 1}

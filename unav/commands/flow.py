@@ -7,9 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Iterator
-
-import numpy as np
 
 from ..errors import UnavError
 from .extractor_options import add_extractor_options, check_device_and_frames, extractor_settings
@@ -46,48 +43,19 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_device_and_frames(args, computes_raft=args.flow_method == "raft")
 
 
-def _counted(frames: Iterator[np.ndarray], meta: dict) -> Iterator[np.ndarray]:
-    """Pass frames through, keeping meta["frames"] up to date (stored in the file's trailer)."""
-    for chunk in frames:
-        meta["frames"] = meta.get("frames", 0) + len(chunk)
-        yield chunk
-
-
-def _progress(codes: Iterator[np.ndarray], total: int | None, enabled: bool, desc: str) -> Iterator[np.ndarray]:
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="pair", desc=desc, disable=not enabled) as bar:
-        for chunk in codes:
-            bar.update(len(chunk))
-            yield chunk
-
-
 def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..features import models
-    from ..features.flowfile import write_flow_file
-    from ..features.flowsource import flow_file_header
-    from ..features.settings import FPS
-    from ..io import remove_stale_temporaries
-    from ..media.frames import iter_frames
+    from ..features.flowjob import write_video_flow
     from ..media.probe import probe
 
     video = Path(args.video)
-    vid = video.stem
     check_arguments(args)
     info = probe(video)
-    remove_stale_temporaries([args.out])
     device = resolve_device(args.device, "--device")
     settings = extractor_settings(args, ("flow",), progress=show_progress(args),
                                   batch_size=args.batch_size or (32 if device.type == "cuda" else 8))
     computer, weights_entry = models.flow_computer(settings, device)
-    meta = {**flow_file_header(computer, weights_entry, settings), "video": str(video), "video_id": vid,
-            "fps": FPS, "min_side": settings.min_side, "reencode": settings.reencode, "frames": 0}
-    duration = getattr(info, "duration", None)
-    total = max(int(round(duration * FPS)) - 1, 0) if duration else None
-    frames = _counted(iter_frames(video, fps=FPS, min_side=settings.min_side, reencode=settings.reencode,
-                                  info=info), meta)
-    codes = _progress(computer.codes_for_frames(frames), total, settings.progress, f"{vid} flow")
-    final = write_flow_file(args.out, codes, meta)
-    log.info("%s: %d frames, %d flow pairs -> %s", vid, final["frames"], final["pairs"], args.out)
+    final = write_video_flow(video, args.out, settings, computer, weights_entry, info=info)
+    log.info("%s: %d frames, %d flow pairs -> %s", video.stem, final["frames"], final["pairs"], args.out)
     return 0

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", required=True, type=Path, help="the annotation file evaluated against")
     parser.add_argument("--out-dir", required=True, type=Path, help="folder for the tables and figures")
     parser.add_argument("--run", type=Path, default=None, help="training run folder (its metrics.jsonl)")
-    parser.add_argument("--failures", type=Path, default=None, help="failures.tsv of the downloads, if any")
+    parser.add_argument("--failures", type=Path, default=None, help="failures table of the workflow (id, stage, kind, reason) or of the downloads, if any; shown as failures.tsv")
     parser.add_argument("--split", default="test", help="split whose videos are drawn")
     parser.add_argument("--timelines", type=integer(0), default=3, help="number of timeline figures")
     parser.add_argument("--threshold", type=number(0.0, 1.0), default=0.3, help="score threshold of drawn predictions")

@@ -388,7 +388,9 @@ def write_outputs(paths: dict[str, Path], arrays: dict[str, np.ndarray], prov: F
     """Write every array and the provenance JSON; renames happen only after all temporaries are complete,
     so an error leaves none of this call's files behind."""
     with contextlib.ExitStack() as stack:
-        temps = {key: stack.enter_context(atomic_path(p, suffix=p.suffix)) for key, p in paths.items()}
+        # entered first, so renamed last: a kill between renames never leaves a new {id}.json beside old arrays
+        order = ["json"] + [key for key in paths if key != "json"]
+        temps = {key: stack.enter_context(atomic_path(paths[key], suffix=paths[key].suffix)) for key in order}
         for key, arr in arrays.items():
             with open(temps[key], "wb") as fh:
                 np.save(fh, np.ascontiguousarray(arr, dtype=np.float32))

@@ -1,9 +1,10 @@
-"""Runtime requests of the workflow's per-video rules (trim, flow, i3d, vggish, features), from measured costs.
+"""Runtime requests of the workflow's shard jobs (download, trim, flow, i3d, vggish, features), from measured costs.
 
-A SLURM group job runs up to 50 videos' jobs and asks for the sum of their runtimes (as far as they cannot run
-side by side), so a flat "60 minutes per job" asked for days per group job. Instead each job asks for
+A shard job works through a shard's videos (about 85 of UnAV-100's with 128 shards), and under SLURM a shard's
+five stages form one group job that asks for the sum of their runtimes, so a flat "60 minutes per job" asks for
+too little or far too much. Instead each job asks for
 
-    runtime_minutes = ceil(STARTUP_MINUTES + duration_s * cost_s_per_video_s * SAFETY / 60) * 2 ** (attempt - 1)
+    runtime_minutes = ceil(STARTUP_MINUTES + sum(duration_s) * cost_s_per_video_s * SAFETY / 60) * 2 ** (attempt - 1)
 
 where cost_s_per_video_s = decode + compute * size factor, per stage and device, from the table COSTS below (its
 one place; each figure names the benchmark it comes from). The retry (Snakemake's `attempt`, profile
@@ -76,6 +77,9 @@ COSTS: dict[tuple[str, str], Cost] = {
 
 STAGES = ("trim", "flow", "i3d", "vggish", "features")
 
+DOWNLOAD_MINUTES = 2.0
+"""Per video of a download shard: yt-dlp start, the transfer at a few MB/s, the probe, retries' back-off."""
+
 
 def stage_cost(stage: str, device: str = "cpu", flow_method: str = "raft") -> Cost:
     """The cost row of a rule; `device` is the config's (trim, vggish, features and DIS flow use the CPU)."""
@@ -99,4 +103,17 @@ def runtime_minutes(stage: str, duration_s: float | None, device: str = "cpu", f
     duration = DEFAULT_DURATION_S if duration_s is None or duration_s <= 0 else float(duration_s)
     per_s = seconds_per_video_second(stage, device, flow_method, crop, min_side)
     minutes = math.ceil(STARTUP_MINUTES + duration * per_s * SAFETY / 60.0)
+    return minutes * 2 ** (max(1, int(attempt)) - 1)
+
+
+def shard_runtime_minutes(stage: str, durations: list[float | None], device: str = "cpu", flow_method: str = "raft",
+                          crop: int = 224, min_side: int = 256, attempt: int = 1) -> int:
+    """Minutes one shard job of `stage` asks for: one start-up, then the per-video-second cost of each of its
+    videos (None: DEFAULT_DURATION_S), as `runtime_minutes` for one video; downloads: DOWNLOAD_MINUTES each."""
+    if stage == "download":
+        minutes = math.ceil(STARTUP_MINUTES + DOWNLOAD_MINUTES * len(durations))
+        return minutes * 2 ** (max(1, int(attempt)) - 1)
+    per_s = seconds_per_video_second(stage, device, flow_method, crop, min_side)
+    seconds = sum(DEFAULT_DURATION_S if d is None or d <= 0 else float(d) for d in durations)
+    minutes = math.ceil(STARTUP_MINUTES + seconds * per_s * SAFETY / 60.0)
     return minutes * 2 ** (max(1, int(attempt)) - 1)

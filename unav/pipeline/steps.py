@@ -10,16 +10,14 @@
 - `subset_annotations`: the annotation file restricted to the videos that have features (failed downloads and
   extractions drop out); the dropped ids are listed in the result's "dropped" entry.
 
-Run as `python -m unav.pipeline.steps merge-features …` / `python -m unav.pipeline.steps subset-annotations …`.
+Run through `unav workflow-step merge-features|subset-annotations …` (unav/pipeline/step_cli.py).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -171,47 +169,3 @@ def typed_cli_config(value: Any) -> Any:
             return value
         return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
     return value
-
-
-def _ids_from(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="unav workflow-step", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="step", required=True)
-    m = sub.add_parser("merge-features", help="one video's per-stream parts -> the features folder")
-    m.add_argument("video_id")
-    m.add_argument("--parts", nargs="+", required=True, help="folders holding {id}.json and the stream arrays")
-    m.add_argument("--out-dir", required=True)
-    s = sub.add_parser("subset-annotations", help="the annotation file restricted to the videos with features")
-    s.add_argument("--annotations", required=True)
-    s.add_argument("--features", required=True, help="features folder; a video is kept when {id}.json exists")
-    s.add_argument("--ids", default=None, help="file of candidate ids (default: every annotated video)")
-    s.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.step == "merge-features":
-            prov = merge_features(args.video_id, args.parts, args.out_dir)
-            print(f"{args.video_id}: {', '.join(f'{k} {v}' for k, v in prov.rows.items())} -> {args.out_dir}")
-        else:
-            feats = Path(args.features)
-            if args.ids:
-                candidates = _ids_from(Path(args.ids))
-            else:
-                from ..data.annotations import load_annotations
-
-                candidates = list(load_annotations(args.annotations).videos)
-            have = [vid for vid in candidates if (feats / f"{vid}.json").is_file()
-                    or (feats / f"{vid}_rgb.npy").is_file() or (feats / f"{vid}_vggish.npy").is_file()]
-            res = subset_annotations(args.annotations, have, args.out)
-            print(f"{res['kept']} video(s) kept, {len(res['dropped'])} left out -> {args.out}")
-    except UnavError as err:
-        print(f"unav workflow {args.step}: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,6 +4,7 @@ and timelines of a few test videos (ground truth vs predictions, as the paper's 
 Outputs of `build_report(...)` in `out_dir`:
 - `metrics.tsv`: one row per tIoU threshold (mAP in %) and a last row with the average;
 - `per_class_ap.tsv`: class, label id, ground-truth events, AP averaged over tIoU (%), best first;
+- `failures.tsv`: the videos that gave no features: id, stage, kind (not_found, decode, too_short, …), reason;
 - `summary.json`: the headline numbers, the run's best epoch, dropped (failed) videos, the timeline videos;
 - `timelines/{id}.png`: one figure per chosen test video.
 """
@@ -63,11 +64,21 @@ def choose_timeline_videos(database: Mapping[str, Any], split: str, num: int) ->
 
 
 def read_failures(path: str | os.PathLike | None) -> list[dict[str, str]]:
-    """Rows of a failures TSV (`id, reason, attempts, url`); [] when there is none."""
+    """Rows of a failures TSV (the workflow's `id, stage, kind, reason`, or the downloads' `id, reason,
+    attempts, url`); [] when there is none."""
     if path is None or not Path(path).is_file():
         return []
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def failures_table(rows: list[dict[str, str]]) -> str:
+    """The failed videos as the report shows them: id, stage, kind, reason (one line each)."""
+    lines = ["id\tstage\tkind\treason"]
+    for r in rows:
+        lines.append("\t".join(" ".join(str(r.get(k) or ("download" if k == "stage" else "")).split())
+                               for k in ("id", "stage", "kind", "reason")))
+    return "\n".join(lines) + "\n"
 
 
 def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.PathLike,
@@ -90,6 +101,8 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.tsv", metrics_table(metrics))
     write_text(out / "per_class_ap.tsv", per_class_table(metrics))
+    dropped = read_failures(failures)
+    write_text(out / "failures.tsv", failures_table(dropped))
 
     tl_dir = out / "timelines"
     tl_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +119,6 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
         if scored:
             top = max(scored, key=lambda r: r["val_average_mAP"])
             best = {"epoch": top["epoch"], "val_average_mAP": top["val_average_mAP"]}
-    dropped = read_failures(failures)
     summary = {
         "average_mAP": metrics.get("average_mAP"),
         "mAP": dict(zip((f"{t:g}" for t in metrics.get("tiou_thresholds", [])), metrics.get("mAP", []))),
@@ -114,6 +126,8 @@ def build_report(metrics_path: str | os.PathLike, predictions_path: str | os.Pat
         "num_classes": metrics.get("num_classes"),
         "best_epoch": best,
         "failed_videos": [r.get("id") for r in dropped],
+        "failed_by_kind": {k: sum(r.get("kind") == k for r in dropped)
+                           for k in sorted({r.get("kind") or "" for r in dropped})},
         "timeline_videos": chosen,
         "threshold": threshold,
     }

@@ -2,6 +2,7 @@
 # computation is a `unav …` command (`unav workflow-step …` for the two glue steps).
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -130,8 +131,8 @@ def entry(vid):
 
 
 def video_duration(vid):
-    """Seconds of a video for its jobs' runtime: the list's window (youtube, demo); None for the user's own files
-    (not probed at DAG-build time: a conservative default applies)."""
+    """Seconds of a video for its shard's runtime: the list's window (youtube, demo); None for the user's own
+    files (not probed at DAG-build time: a conservative default applies)."""
     if SOURCE not in ("youtube", "demo"):
         return None
     try:
@@ -140,11 +141,37 @@ def video_duration(vid):
         return None
 
 
-def video_runtime(stage):
-    """The `runtime` of the per-video rules (trim, flow, i3d, vggish, features), in minutes from the video's duration
-    and the measured cost per video-second of the stage on this config's device and sizes, doubled on the retry
-    (unav/pipeline/resources.py). A dict lookup per job."""
-    from unav.pipeline.resources import runtime_minutes
+# ---- shards: the per-video stages run as one job per shard of videos (unav/pipeline/shards.py) -------------
+from unav.pipeline.shards import shard_members
+
+SHARDS = int(config["shards"])
+SHARD_DIR = f"{RES}/shards"
+_MEMBERS = {}  # "listed" | "ok" -> {shard: [ids]} (non-empty shards only)
+
+
+def members(which):
+    """{shard: ids} of the listed videos (download) or of the downloaded ones (the later stages)."""
+    if which not in _MEMBERS:
+        ids = listed_ids() if which == "listed" else downloaded_ids()
+        _MEMBERS[which] = {k: v for k, v in shard_members(ids, SHARDS).items() if v}
+    return _MEMBERS[which]
+
+
+def shard_ids(which):
+    """Params: the ids of the job's shard (after `--`; ids may start with '-')."""
+    return lambda w: " ".join(members(which)[int(w.shard)])
+
+
+def manifests(stage, which="ok"):
+    """Input function: the manifests of `stage` for every non-empty shard."""
+    return lambda w: [f"{SHARD_DIR}/{stage}/{k}.tsv" for k in members(which)]
+
+
+def shard_runtime(stage, which="ok"):
+    """The `runtime` of a shard job: minutes for the sum of its videos' durations at the measured cost per
+    video-second of the stage on this config's device and sizes, doubled on the retry (unav/pipeline/resources.py).
+    """
+    from unav.pipeline.resources import shard_runtime_minutes
 
     opts = dict(
         device=DEVICE,
@@ -152,9 +179,23 @@ def video_runtime(stage):
         crop=config["extract"]["crop"],
         min_side=config["extract"]["min_side"],
     )
-    return lambda wildcards, attempt: runtime_minutes(
-        stage, video_duration(wildcards.id), attempt=attempt, **opts
+    return lambda wildcards, attempt: shard_runtime_minutes(
+        stage,
+        [video_duration(v) for v in members(which)[int(wildcards.shard)]],
+        attempt=attempt,
+        **opts,
     )
+
+
+from unav.pipeline.forcerun import recomputed_stages
+
+STAGE_NAMES = ("download", "trim", "flow", "i3d", "vggish", "features")
+_RECOMPUTED = recomputed_stages(sys.argv[1:])
+# `--forcerun STAGE` reruns the stage's shard jobs; --recompute makes them redo every video instead of taking it
+# from the per-video cache. Not a param: a later run without --forcerun must not rerun them again.
+RECOMPUTE = {
+    stage: " --recompute" if stage in _RECOMPUTED else "" for stage in STAGE_NAMES
+}
 
 
 def url_template():
@@ -168,51 +209,113 @@ def url_template():
 
 
 def download_retry_token(wildcards):
-    """Changes on every run for a video whose last download failed (and retry_failed allows it), so
-    Snakemake's params trigger reruns exactly those downloads; "" otherwise."""
+    """Changes on every run for a shard whose last run left a failed download that retry_failed allows to
+    retry, so Snakemake's params rerun exactly those shards' downloads; "" otherwise. Read from the shard's
+    manifest (one small file per shard)."""
+    from unav.media.download import PERMANENT
+    from unav.pipeline.shards import read_manifest
+
     mode = config["download"]["retry_failed"]
-    status = Path(f"{RES}/download/status/{wildcards.id}.json")
-    if mode == "none" or not status.is_file():
+    manifest = Path(f"{SHARD_DIR}/download/{wildcards.shard}.tsv")
+    if mode == "none" or not manifest.is_file():
         return ""
     try:
-        doc = json.loads(status.read_text())
-    except (OSError, json.JSONDecodeError):
+        rows = read_manifest(manifest)
+    except UnavError:
         return START
-    if doc.get("ok"):
-        return ""
-    if mode == "transient" and doc.get("kind") in (
-        "not_found",
-        "forbidden",
-        "private",
-        "unavailable",
-        "age_restricted",
-        "not_a_video",
-    ):
-        return ""
-    return START
-
-
-def _local_clip(wildcards):
-    return LOCAL[wildcards.id]
-
-
-# The video the extractors read: the trimmed download (a plain pattern: cheap for 10,000s of jobs), or the
-# user's own file.
-CLIP = _local_clip if SOURCE == "local" else f"{RES}/clips/{{id}}.mp4"
-
-
-def feature_files(ids):
-    return [
-        f"{FEATURES}/{vid}{suffix}"
-        for vid in ids
-        for suffix in ("_rgb.npy", "_flow.npy", "_vggish.npy", ".json")
+    retry = [
+        r
+        for r in rows
+        if r.status == "failed" and (mode == "all" or r.kind not in PERMANENT)
     ]
+    return START if retry else ""
 
 
-def all_features(wildcards=None):
+def shard_videos(which="ok"):
+    """Params: the video files of the job's shard, quoted (the trimmed clips, or the user's own files)."""
+    import shlex
+
+    def videos(w):
+        ids = members(which)[int(w.shard)]
+        if SOURCE == "local":
+            return " ".join(shlex.quote(LOCAL[v]) for v in ids)
+        return " ".join(shlex.quote(f"{RES}/clips/{v}.mp4") for v in ids)
+
+    return videos
+
+
+def local_videos(w):
+    """source local: the shard's video files are its inputs (a changed file reruns its shard)."""
+    return [LOCAL[v] for v in members("ok")[int(w.shard)]] if SOURCE == "local" else []
+
+
+def trim_inputs(w):
+    """The shard's downloaded videos (read through the checkpoint): a re-downloaded video reruns its shard."""
+    return [f"{RES}/raw/{vid}.mp4" for vid in members("ok")[int(w.shard)]]
+
+
+def trim_windows(w):
+    """Params: the shard's [start, end] windows, so a changed window reruns its shard (the list file itself is
+    not an input: growing the list must not rerun every shard)."""
+    return " ".join(
+        f"{vid}={entry(vid).start:g}-{entry(vid).end:g}"
+        for vid in members("ok")[int(w.shard)]
+    )
+
+
+def trim_sources(w):
+    """Params: each downloaded video's modification time, so a re-downloaded or touched video reruns its shard
+    (`touch results/raw/ID.mp4` redoes that video). A param, not the files' mtimes as inputs: Snakemake does not
+    compare the mtimes of inputs found through the download checkpoint when it has not rerun.
+    """
+    stamps = []
+    for vid in members("ok")[int(w.shard)]:
+        try:
+            stamps.append(f"{vid}@{os.stat(f'{RES}/raw/{vid}.mp4').st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{vid}@missing")
+    return " ".join(stamps)
+
+
+def upstream(stage):
+    """Inputs: the same shard's manifest of the earlier stage (youtube/demo), or the shard's video files."""
+    if SOURCE == "local":
+        return local_videos
+    return lambda w: [f"{SHARD_DIR}/{stage}/{w.shard}.tsv"]
+
+
+def upstream_option(stage):
+    """Params: --upstream MANIFEST (youtube/demo): only the videos the earlier stage finished are worked on."""
+    if SOURCE == "local":
+        return ""
+    return lambda w: f"--upstream {SHARD_DIR}/{stage}/{w.shard}.tsv"
+
+
+def all_manifests(wildcards=None):
+    """Every shard manifest of every stage (download ones of the listed videos, the others of the downloaded)."""
+    found = []
+    if SOURCE in ("youtube", "demo"):
+        found += manifests("download", "listed")(wildcards)
+        found += manifests("trim")(wildcards)
+    for stage in ("flow", "i3d", "vggish", "features"):
+        found += manifests(stage)(wildcards)
+    return found
+
+
+# The downloaded ids (the checkpoint's ok list) shape the params of every shard job after the download, so the
+# list is one of their inputs (a cluster job's own snakemake requires it); ancient: a rerun of the checkpoint
+# that changes nothing reruns no shard (their params say which videos they hold).
+OK_LIST = (
+    [ancient(f"{RES}/download/failures.tsv"), ancient(f"{RES}/download/ok.txt")]
+    if SOURCE in ("youtube", "demo")
+    else []
+)
+
+
+def all_feature_manifests(wildcards=None):
     if SOURCE == "features":
         return []
-    return feature_files(downloaded_ids())
+    return [f"{SHARD_DIR}/features/{k}.tsv" for k in members("ok")]
 
 
 def train_config():

@@ -1,4 +1,5 @@
 # download -> collect (checkpoint: failed downloads drop out) -> trim. Source youtube and demo only.
+# One job per shard of videos (common.smk); each video is cached, retried or recorded as failed inside it.
 # Not a param: where a video is fetched from does not change it (and the demo's file:// URL is absolute, so
 # a moved working directory would otherwise redo every download).
 URL_TEMPLATE = url_template()
@@ -6,7 +7,7 @@ URL_TEMPLATE = url_template()
 
 # download.local: the downloads run on the host that runs snakemake, never submitted to a cluster (compute nodes
 # often have no internet); locally this changes nothing. Snakemake never runs a grouped rule locally, so the
-# downloads form the group "download" (many per submitted job, group-components) only when submitted.
+# download shards form the group "download" only when submitted.
 DOWNLOAD_LOCAL = config["download"]["local"]
 if DOWNLOAD_LOCAL:
 
@@ -15,12 +16,17 @@ if DOWNLOAD_LOCAL:
 
 
 rule download:
+    input:
+        # demo: the generated list (a checkpoint) names the videos
+        listing=lambda w: (
+            [checkpoints.demo_videos.get().output.csv] if SOURCE == "demo" else []
+        ),
     output:
-        status=f"{RES}/download/status/{{id}}.json",
+        f"{SHARD_DIR}/download/{{shard}}.tsv",
     log:
-        f"{LOGS}/download/{{id}}.log",
+        f"{LOGS}/download/{{shard}}.log",
     benchmark:
-        f"{BENCH}/download/{{id}}.tsv"
+        f"{BENCH}/download/{{shard}}.tsv"
     group:
         None if DOWNLOAD_LOCAL else "download"
     conda:
@@ -28,10 +34,11 @@ rule download:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=30,
+        runtime=shard_runtime("download", "listed"),
         downloads=1,
     params:
-        video=f"{RES}/raw/{{id}}.mp4",  # written only on success; the status says which
+        raw=f"{RES}/raw",  # a video is written only on success; its status JSON says which
+        status=f"{RES}/download/status",
         retries=config["download"]["retries"],
         extra=" ".join(
             f"--{k.replace('_', '-')} {config['download'][k]}"
@@ -39,13 +46,17 @@ rule download:
             if config["download"][k] is not None
         ),
         retry=download_retry_token,
+        retry_failed=config["download"]["retry_failed"],
+        ids=shard_ids("listed"),
     shell:
-        "unav download --id={wildcards.id} --url-template {URL_TEMPLATE:q} --out {params.video} --status {output.status} --record-failure --retries {params.retries} {params.extra} > {log} 2>&1"
+        "unav workflow-step shard download --manifest {output} --raw-dir {params.raw} --status-dir {params.status} "
+        "--url-template {URL_TEMPLATE:q} --retries {params.retries} --retry-failed {params.retry_failed} {params.extra}"
+        "{RECOMPUTE[download]} -- {params.ids} > {log} 2>&1"
 
 
 checkpoint download_collect:
     input:
-        lambda w: expand(f"{RES}/download/status/{{id}}.json", id=listed_ids()),
+        manifests("download", "listed"),
     output:
         failures=f"{RES}/download/failures.tsv",
         ok=f"{RES}/download/ok.txt",
@@ -59,30 +70,38 @@ checkpoint download_collect:
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        status=f"{RES}/download/status",
     shell:
-        "unav download collect {input} --failures {output.failures} --ok-list {output.ok} > {log} 2>&1"
+        "unav workflow-step collect-downloads {input} --status-dir {params.status} --failures {output.failures} "
+        "--ok-list {output.ok} > {log} 2>&1"
 
 
 rule trim:
     input:
-        video=f"{RES}/raw/{{id}}.mp4",  # present for every id of the ok list (checkpoint download_collect)
-        status=f"{RES}/download/status/{{id}}.json",
-        listing=[DEMO_CSV] if SOURCE == "demo" else [],  # the [start, end] windows come from the list
+        downloaded=OK_LIST,
+        videos=trim_inputs,
     output:
-        f"{RES}/clips/{{id}}.mp4",
+        f"{SHARD_DIR}/trim/{{shard}}.tsv",
     log:
-        f"{LOGS}/trim/{{id}}.log",
+        f"{LOGS}/trim/{{shard}}.log",
     benchmark:
-        f"{BENCH}/trim/{{id}}.tsv"
+        f"{BENCH}/trim/{{shard}}.tsv"
     group:
-        "video"
+        "shard"
     conda:
         f"{ENVS}/media.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=video_runtime("trim"),
+        runtime=shard_runtime("trim"),
     params:
-        window=lambda w: "--start {0.start} --end {0.end}".format(entry(w.id)),
+        listing=DEMO_CSV if SOURCE == "demo" else VIDEOS_CSV,
+        raw=f"{RES}/raw",
+        clips=f"{RES}/clips",
+        windows=trim_windows,
+        sources=trim_sources,
+        ids=shard_ids("ok"),
     shell:
-        "unav trim {input.video} {params.window} --out {output} --threads {threads} > {log} 2>&1"
+        "unav workflow-step shard trim --manifest {output} --list {params.listing:q} --raw-dir {params.raw} "
+        "--clips-dir {params.clips} --threads {threads}{RECOMPUTE[trim]} -- {params.ids} > {log} 2>&1"

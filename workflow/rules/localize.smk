@@ -11,7 +11,7 @@ LAUNCH = (
 rule annotations:
     input:
         annotations=ANNOTATIONS,
-        features=all_features,
+        features=all_feature_manifests,
     output:
         f"{RES}/annotations.used.json",
     log:
@@ -34,7 +34,7 @@ rule train:
     input:
         annotations=rules.annotations.output,
         config=train_config(),
-        features=all_features,
+        features=all_feature_manifests,
     output:
         config=f"{RUN}/config.yaml",
         metrics=f"{RUN}/metrics.jsonl",
@@ -68,7 +68,7 @@ rule predict:
     input:
         checkpoint=rules.train.output.best,
         annotations=rules.annotations.output,
-        features=all_features,
+        features=all_feature_manifests,
     output:
         f"{RUN}/predictions.json",
     log:

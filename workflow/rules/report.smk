@@ -1,5 +1,29 @@
-# Tables and figures for `snakemake --report report.html` (metrics, per-class AP, timelines, curves, stats).
+# Tables and figures for `snakemake --report report.html` (metrics, per-class AP, timelines, curves, stats,
+# the videos that failed and why).
 REPORT = config["report"]
+
+
+rule failures:
+    input:
+        manifests=all_manifests,
+        # the downloads' own table: keeps the checkpoint a declared part of the DAG
+        downloads=(
+            [f"{RES}/download/failures.tsv"] if SOURCE in ("youtube", "demo") else []
+        ),
+    output:
+        f"{RES}/failures.tsv",
+    log:
+        f"{LOGS}/failures.log",
+    benchmark:
+        f"{BENCH}/failures.tsv"
+    conda:
+        f"{ENVS}/media.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "unav workflow-step failures {input.manifests} --out {output} > {log} 2>&1"
 
 
 rule report:
@@ -8,9 +32,7 @@ rule report:
         predictions=rules.predict.output,
         annotations=rules.annotations.output,
         run=rules.train.output.metrics,
-        failures=(
-            [f"{RES}/download/failures.tsv"] if SOURCE in ("youtube", "demo") else []
-        ),
+        failures=[] if SOURCE == "features" else [f"{RES}/failures.tsv"],
     output:
         metrics=report(
             f"{RES}/report/metrics.tsv",
@@ -23,6 +45,11 @@ rule report:
             caption="../report/per_class_ap.rst",
         ),
         summary=f"{RES}/report/summary.json",
+        failures=report(
+            f"{RES}/report/failures.tsv",
+            category="6. Failed videos",
+            caption="../report/failures.rst",
+        ),
         timelines=report(
             directory(f"{RES}/report/timelines"),
             patterns=["{name}.png"],
