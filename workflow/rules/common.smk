@@ -142,7 +142,7 @@ def video_duration(vid):
 
 
 # ---- shards: the per-video stages run as one job per shard of videos (unav/pipeline/shards.py) -------------
-from unav.pipeline.shards import shard_members
+from unav.pipeline.shards import STAGES as SHARD_STAGES, shard_members
 
 SHARDS = int(config["shards"])
 SHARD_DIR = f"{RES}/shards"
@@ -189,12 +189,11 @@ def shard_runtime(stage, which="ok"):
 
 from unav.pipeline.forcerun import recomputed_stages
 
-STAGE_NAMES = ("download", "trim", "flow", "i3d", "vggish", "features")
 _RECOMPUTED = recomputed_stages(sys.argv[1:])
 # `--forcerun STAGE` reruns the stage's shard jobs; --recompute makes them redo every video instead of taking it
 # from the per-video cache. Not a param: a later run without --forcerun must not rerun them again.
 RECOMPUTE = {
-    stage: " --recompute" if stage in _RECOMPUTED else "" for stage in STAGE_NAMES
+    stage: " --recompute" if stage in _RECOMPUTED else "" for stage in SHARD_STAGES
 }
 
 
