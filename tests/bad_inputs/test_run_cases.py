@@ -232,7 +232,7 @@ CASES = [
                                  "--features", "{feats}", "--out", "{tmp}/p.json", "--checkpoint-weights", "ema"], 2,
          "holds no EMA weights", setup=edit_ckpt(lambda c: c.update(ema=None))),
     Case("predict-other-classes", ["predict", "--checkpoint", "{run}/last.pt", "--annotations", "{tmp}/ann.json",
-                                   "--features", "{feats}", "--out", "{tmp}/p.json"], 2, "classes differ",
+                                   "--features", "{feats}", "--out", "{tmp}/p.json"], 2, "classes disagree",
          setup=edit_annotations(lambda db: db["syn0000"]["annotations"].append(
              {"segment": [0.0, 1.0], "label": "new_sound", "label_id": 7}))),
     Case("predict-features-other-settings", ["predict", "--checkpoint", "{run}/last.pt", "--annotations", "{ann}",

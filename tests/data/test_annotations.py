@@ -115,3 +115,18 @@ def test_real_unav100_file(unav100_annotations):
     # classes[label_id] == label for every event
     for v in list(ann.videos.values())[:500]:
         assert [ann.classes[i] for i in v.label_ids] == v.labels
+
+
+def test_a_subset_agrees_with_the_full_label_set_and_a_renamed_id_does_not(unav100_annotations):
+    full = load_annotations(unav100_annotations)
+    doc = json.loads(unav100_annotations.read_text())
+    few = dict(doc, database={vid: doc["database"][vid] for vid in list(doc["database"])[:10]})
+    subset = annotations_from_dict(few)
+    assert subset.num_classes < full.num_classes and subset.empty_label_ids
+    assert subset.class_conflicts(full.classes) == []
+    renamed = list(full.classes)
+    first = next(i for i, name in enumerate(subset.classes) if not name.startswith("<unused"))
+    renamed[first] = "something else"
+    assert subset.class_conflicts(renamed) == [f"label_id {first} is {subset.classes[first]!r} here but "
+                                              f"'something else' in the model"]
+    assert "beyond the model's 1 classes" in " ".join(subset.class_conflicts(full.classes[:1]))

@@ -1,29 +1,12 @@
 """`unav import-checkpoint` on a file in the exact official layout (every name and shape of
 shared/reference/unav_official_state_dict.tsv, `module.` prefix, state_dict + state_dict_ema)."""
-import ast
-
 import pytest
 import torch
 
+from reference.official_checkpoint import fake_official, official_layout
 from reference.official_unav import OfficialUnAV
 from unav.cli import main
 from unav.model.checkpoint import load_checkpoint, model_from_checkpoint
-
-
-def official_layout(shared_dir):
-    rows = (line.rstrip("\n").split("\t") for line in
-            (shared_dir / "reference" / "unav_official_state_dict.tsv").read_text().splitlines())
-    return {name: tuple(ast.literal_eval(shape)) for name, shape, _dtype in rows}
-
-
-def fake_official(layout, seed=0, edit=None):
-    g = torch.Generator().manual_seed(seed)
-    state = {k: torch.randn(s, generator=g) * 0.05 + (1.0 if len(s) == 0 else 0.0) for k, s in layout.items()}
-    ema = {k: v * 0.5 for k, v in state.items()}
-    if edit:
-        edit(state)
-    return {"epoch": 39, "state_dict": {f"module.{k}": v for k, v in state.items()},
-            "state_dict_ema": {f"module.{k}": v for k, v in ema.items()}}
 
 
 @pytest.fixture(scope="module")

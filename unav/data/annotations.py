@@ -26,7 +26,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -87,6 +87,20 @@ class Annotations:
 
     def label_to_id(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.classes)}
+
+    def class_conflicts(self, classes: Sequence[str]) -> list[str]:
+        """How this file's (label_id, label) pairs disagree with a model's `classes` (classes[label_id] = label);
+        empty when every label of the file has the same id there. A subset of the model's label set (a few
+        videos of UnAV-100, the ones still downloadable) agrees."""
+        out = []
+        for i, name in enumerate(self.classes):
+            if name == UNUSED_CLASS.format(i):
+                continue
+            if i >= len(classes):
+                out.append(f"label_id {i} ({name!r}) is beyond the model's {len(classes)} classes")
+            elif classes[i] != name:
+                out.append(f"label_id {i} is {name!r} here but {classes[i]!r} in the model")
+        return out
 
     @property
     def database(self) -> dict[str, Any]:

@@ -74,9 +74,11 @@ def predict_checkpoint(checkpoint: str, annotations: str, features: str, split: 
     if not ann.split(split):
         raise UnavError(f"{annotations}: no video has subset {split!r} (subsets here: "
                         f"{', '.join(ann.subsets) or 'none'}); choose one of them with --split")
-    if ann.classes != list(ckpt["classes"]):
-        raise UnavError(f"{annotations}: its {ann.num_classes} classes differ from the {len(ckpt['classes'])} "
-                        f"classes checkpoint {checkpoint} was trained on")
+    conflicts = ann.class_conflicts(list(ckpt["classes"]))
+    if conflicts:
+        more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
+        raise UnavError(f"{annotations}: its classes disagree with the {len(ckpt['classes'])} classes checkpoint "
+                        f"{checkpoint} was trained on: {'; '.join(conflicts[:3])}{more}")
     dev = resolve_device(device)
     dataset = UnavDataset(ann, features, split, cfg, training=False)
     from ..data.features import recorded_settings_of
