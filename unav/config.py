@@ -155,6 +155,10 @@ def validate(cfg: dict) -> dict:
     defaults["dataset"].setdefault("num_classes", None)
     _check_keys(cfg, defaults)
     m = cfg["model"]
+    from .model.registry import ARCHITECTURES
+
+    if m.get("arch", "unav") not in ARCHITECTURES:
+        raise UnavError(f"model.arch must be one of {', '.join(ARCHITECTURES)}, got {m['arch']!r}")
     if not set(m["modalities"]) <= {"visual", "audio"} or not m["modalities"]:
         raise UnavError(f"model.modalities must be a non-empty subset of [visual, audio], got {m['modalities']}")
     if m["fusion"] not in ("cross_attention", "self_attention", "concat"):

@@ -43,10 +43,14 @@ def predict_batch(model: torch.nn.Module, batch: dict, classes: list[str], test_
     visual, audio = (None if batch[k] is None else batch[k].to(device) for k in ("visual", "audio"))
     out = model(visual, audio, batch["mask"].to(device))  # visual [B, Cv, T], audio [B, 128, T], mask [B, T]
     results: dict[str, list[dict]] = {}
+    own_decoder = getattr(model, "decode", None)   # a model with its own decoding (model/registry.py)
     for i, vid in enumerate(batch["video_id"]):
-        segs, scores, labels = decode_video(
-            [c[i].float().cpu() for c in out["cls_logits"]], [o[i].float().cpu() for o in out["offsets"]],
-            [m[i].cpu() for m in out["masks"]], out["strides"], test_cfg)
+        if own_decoder is not None:
+            segs, scores, labels = (x.cpu() for x in own_decoder(out, i, test_cfg))
+        else:
+            segs, scores, labels = decode_video(
+                [c[i].float().cpu() for c in out["cls_logits"]], [o[i].float().cpu() for o in out["offsets"]],
+                [m[i].cpu() for m in out["masks"]], out["strides"], test_cfg)
         secs = grid_to_seconds(segs, batch["fps"][i], batch["feat_stride"][i], batch["num_frames"][i],
                                batch["duration"][i])
         results[vid] = to_results(secs, scores, labels, classes)

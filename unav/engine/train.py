@@ -26,7 +26,7 @@ from ..errors import UnavError
 from ..io import remove_stale_temporaries, save_torch, write_text
 from ..model.checkpoint import FORMAT
 from ..model.ema import ModelEma
-from ..model.localizer import Localizer
+from ..model.registry import build_model
 from ..model.losses import localization_losses
 from ..model.optim import make_optimizer, warmup_cosine
 
@@ -87,7 +87,7 @@ class Trainer:
         self.train_set = UnavDataset(annotations, self.feat_dir, "train", cfg, training=True)
         self.val_set = (UnavDataset(annotations, self.feat_dir, t["eval_split"], cfg, training=False)
                         if t["eval_every"] and annotations.split(t["eval_split"]) else None)
-        self.model = Localizer(cfg, annotations.num_classes).to(self.device)
+        self.model = build_model(cfg, annotations.num_classes).to(self.device)
         self.ema = ModelEma(self.model, t["ema_decay"], t["ema_warmup"])
         self.net = self.model
         if self.world > 1:
@@ -174,19 +174,12 @@ class Trainer:
         use_bf16 = t["amp"] == "bf16" and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
             out = self.net(visual, audio, mask)
-        lengths = [c.shape[1] for c in out["cls_logits"]]
-        points = make_points(lengths, out["strides"], self.reg_range, device=self.device)
         segs = [s.to(self.device) for s in batch["segments"]]
         labels = [lab.to(self.device) for lab in batch["labels"]]
-        cls_t, reg_t = assign_targets_batch(segs, labels, self.model.num_classes, points, self.class_aware)
-        num_pos = ((cls_t.sum(-1) > 0) & torch.cat(out["masks"], 1)).sum()
-        if self.world > 1:
-            dist.all_reduce(num_pos)
-            num_pos = num_pos / self.world
-        m = t["loss_norm_momentum"]
-        self.loss_normalizer = m * self.loss_normalizer + (1 - m) * max(float(num_pos), 1.0)
-        losses = localization_losses([c.float() for c in out["cls_logits"]], [o.float() for o in out["offsets"]],
-                                     out["masks"], cls_t, reg_t, self.loss_normalizer, t, self.model.num_classes)
+        if hasattr(self.model, "losses"):   # a model with its own objective (model/registry.py)
+            losses = self.model.losses(out, segs, labels)
+        else:
+            losses = self._dense_losses(out, segs, labels)
         self._stop_if_diverged(losses)
         self.optimizer.zero_grad(set_to_none=True)
         losses["final_loss"].backward()
@@ -197,6 +190,22 @@ class Trainer:
         self.ema.update(self.model)
         self.step += 1
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _dense_losses(self, out: dict, segs: list[torch.Tensor], labels: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The paper's objective: centre-sampling targets per pyramid point, focal + DIoU losses normalised by an
+        EMA of the number of positives (averaged over the processes of a torchrun job)."""
+        t = self.cfg["train"]
+        lengths = [c.shape[1] for c in out["cls_logits"]]
+        points = make_points(lengths, out["strides"], self.reg_range, device=self.device)
+        cls_t, reg_t = assign_targets_batch(segs, labels, self.model.num_classes, points, self.class_aware)
+        num_pos = ((cls_t.sum(-1) > 0) & torch.cat(out["masks"], 1)).sum()
+        if self.world > 1:
+            dist.all_reduce(num_pos)
+            num_pos = num_pos / self.world
+        m = t["loss_norm_momentum"]
+        self.loss_normalizer = m * self.loss_normalizer + (1 - m) * max(float(num_pos), 1.0)
+        return localization_losses([c.float() for c in out["cls_logits"]], [o.float() for o in out["offsets"]],
+                                   out["masks"], cls_t, reg_t, self.loss_normalizer, t, self.model.num_classes)
 
     def _stop_if_diverged(self, losses: dict[str, torch.Tensor]) -> None:
         """Raise at the first non-finite loss, before it reaches the weights (every process agrees, so none of

@@ -9,7 +9,9 @@ from typing import Any
 import torch
 
 from ..errors import UnavError
-from .localizer import Localizer
+from torch import nn
+
+from .registry import build_model
 
 FORMAT = "unav-checkpoint-v1"
 EMA_WARN_FRACTION = 0.05   # warn when EMA weights still hold more than this share of the random initial weights
@@ -47,7 +49,7 @@ REQUIRED_ENTRIES = (("config", dict, "the merged training config"), ("classes", 
                     ("model", dict, "the model weights"))
 
 
-def load_model(checkpoint: str | Path, weights: str = "auto") -> tuple[dict[str, Any], Localizer, str]:
+def load_model(checkpoint: str | Path, weights: str = "auto") -> tuple[dict[str, Any], nn.Module, str]:
     """(checkpoint dict, its model in eval mode, which weights were loaded) for `--checkpoint-weights`: "auto" (the
     EMA when present), "ema" (refused when absent) or "model" (the raw weights). Non-finite weights are refused and
     barely-updated EMA weights warned about (`model_from_checkpoint`)."""
@@ -58,9 +60,9 @@ def load_model(checkpoint: str | Path, weights: str = "auto") -> tuple[dict[str,
     return ckpt, model, which
 
 
-def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[Localizer, str]:
+def model_from_checkpoint(ckpt: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
     """Build the model of a checkpoint and load its EMA weights (when present and asked) or raw weights."""
-    model = Localizer(ckpt["config"], len(ckpt["classes"]))
+    model = build_model(ckpt["config"], len(ckpt["classes"]))
     which = "ema" if use_ema and ckpt.get("ema") is not None else "model"
     state = ckpt["ema"] if which == "ema" else ckpt["model"]
     from .state_dict import load_strict

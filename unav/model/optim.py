@@ -1,4 +1,5 @@
-"""AdamW with weight decay on conv/linear weights only, and a per-step linear warm-up + cosine schedule."""
+"""AdamW with weight decay on conv/linear weights only (norms, embeddings, biases and scales undecayed), and a
+per-step linear warm-up + cosine schedule."""
 from __future__ import annotations
 
 import math
@@ -17,7 +18,8 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
                 continue
             if isinstance(module, (nn.Conv1d, nn.Linear)) and name == "weight":
                 decay.append(p)
-            elif isinstance(module, (ChannelLayerNorm, nn.LayerNorm, Scale, AffineDropPath)) or name == "bias":
+            elif isinstance(module, (ChannelLayerNorm, nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.Embedding, Scale,
+                                     AffineDropPath)) or name == "bias":
                 no_decay.append(p)
             else:
                 raise ValueError(f"no weight-decay rule for parameter {name} of {type(module).__name__}")
