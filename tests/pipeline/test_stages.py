@@ -261,6 +261,28 @@ def test_merge_is_cached_until_a_part_is_rewritten(tree):
     assert rows["b"].status == "failed" and "b" in rows["b"].reason and rows["a"].status == "cached"
 
 
+def test_precision_reruns_its_stages_and_files_without_it_count_as_fp32(tree):
+    """Features written before the precision setting existed (no "precision" recorded) are current for an fp32
+    run, at every stage; a bf16 run recomputes the videos, and parts of different precisions do not merge."""
+    before = snapshot(*OUTPUTS)
+    for path in [*Path("parts").rglob("*.json"), *Path("feats").glob("*.json")]:
+        doc = json.loads(path.read_text())
+        assert doc["settings"].pop("precision") == "fp32"
+        stamp = path.stat().st_mtime_ns
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        os.utime(path, ns=(stamp, stamp))
+    for name in ORDER[1:]:
+        assert statuses(stage(name), GOOD[name]) == {"cached"}, name
+    assert {p for p, t in snapshot(*OUTPUTS).items() if before.get(p) != t} == set()
+    rows = stage("vggish", "--precision", "bf16")
+    assert statuses(rows, GOOD["vggish"]) == {"done"}
+    doc = json.loads(Path("parts/vggish/a.json").read_text())
+    assert doc["settings"]["precision"] == "bf16" and doc["paper_compatible"] is False
+    assert statuses(stage("vggish", "--precision", "bf16"), GOOD["vggish"]) == {"cached"}
+    rows = stage("features")
+    assert statuses(rows, GOOD["features"]) == {"failed"} and "precision ('fp32'" in rows["a"].reason
+
+
 # ---- trim ----------------------------------------------------------------------------------------------------
 def test_trim_cached_until_its_window_or_download_changes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -19,7 +19,7 @@ def add_extractor_options(parser: argparse.ArgumentParser, *, default_batch_size
     """Add the shared options. `old_spellings`: option -> the command's former spellings of it, still accepted
     with a deprecation warning."""
     from ..features.dis import PRESETS
-    from ..features.settings import FLOW_METHODS, WEIGHTS_MODES
+    from ..features.settings import FLOW_METHODS, PRECISIONS, WEIGHTS_MODES
     from ..features.weights import raft_weight_names
 
     old = old_spellings or {}
@@ -46,6 +46,13 @@ def add_extractor_options(parser: argparse.ArgumentParser, *, default_batch_size
     parser.add_argument("--min-side", type=positive_int, default=256,
                         help="frames are resized so the shorter side is this (default: 256, the reference's; "
                              "RAFT flow: at least 121)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="numerics of the network forwards (RAFT, I3D, VGGish's CNN): fp32, the released "
+                             "features' numerics (default); tf32, TF32 matmuls and cuDNN convolutions on CUDA "
+                             "(faster; no effect on CPU, where it equals fp32); bf16, bfloat16 autocast (fastest "
+                             "on GPUs, slow on CPU; features differ slightly and are stamped not paper-compatible). "
+                             "Recorded in the provenance: features and flow files of another precision are "
+                             "not reused")
     parser.add_argument("--reencode", action="store_true",
                         help="decode through the reference's lossy x264 25 fps re-encode (slower)")
     add_progress_option(parser)
@@ -73,5 +80,6 @@ def extractor_settings(args: argparse.Namespace, streams: tuple[str, ...], progr
                   weights=args.weights, weights_dir=args.weights_dir,
                   allow_unverified_weights=args.allow_unverified_weights, seed=args.seed,
                   flow_method=args.flow_method, flow_updates=args.flow_updates, raft_weights=args.raft_weights,
-                  dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side, reencode=args.reencode)
+                  dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side, reencode=args.reencode,
+                  precision=args.precision)
     return ExtractSettings(streams=streams, progress=progress, **{**shared, **values})

@@ -9,7 +9,8 @@ import os
 from typing import Any
 
 from ..errors import UnavError
-from ..features.settings import EXECUTION_KEYS, FPS, STREAMS, ExtractSettings, required_weights
+from ..features.settings import (EXECUTION_KEYS, FPS, STREAMS, ExtractSettings, required_weights,
+                                 with_legacy_defaults)
 from ..features.weights import raft_weight_names
 from ..features.windows import STACK, STEP
 
@@ -18,7 +19,7 @@ RELEASED = "unav100-released"
 # crops of 25 fps frames resized to a 256 shorter side after the reference's x264 re-encode, VGGish at 0.32 s.
 RELEASED_SETTINGS: dict[str, Any] = dict(weights="pretrained", flow_method="raft", flow_updates=20,
                                          raft_weights=raft_weight_names()[0], crop=224, min_side=256, hop_seconds=0.32,
-                                         reencode=True, seed=0, dis_preset="medium")
+                                         reencode=True, seed=0, dis_preset="medium", precision="fp32")
 GRID_KEYS = {"fps": FPS, "stack": STACK, "step": STEP}
 
 
@@ -43,6 +44,7 @@ def recorded_settings(ckpt: dict, checkpoint: str | os.PathLike) -> dict[str, An
         raise UnavError(f"checkpoint {checkpoint} was trained on features of provenance {settings!r}, which "
                         f"detect cannot reproduce from a video (expected settings written by `unav extract` "
                         f"or {RELEASED!r})")
+    settings = with_legacy_defaults(settings)   # features extracted before "precision" existed are fp32
     known = {f.name for f in dataclasses.fields(ExtractSettings)} | set(GRID_KEYS)
     unknown = sorted(set(settings) - known)
     if unknown:

@@ -28,6 +28,7 @@ from . import models
 from .flowsource import (check_flow_file, codes_tensor, computed_flow_meta, file_flow_meta, file_weights_entry,
                          flow_code_chunks, open_flow_file)
 from .i3d import FEATURE_DIM, I3D
+from .precision import network_precision, precision_note
 from .provenance import FeatureProvenance
 from .settings import FPS, STREAMS, ExtractSettings, stream_weights
 from .windows import STACK, STEP, WindowStream, window_count
@@ -145,8 +146,9 @@ class StreamFeatures:
     except for the last batch. Memory: the pending items of WindowStream plus at most one batch of windows."""
 
     def __init__(self, model: I3D, to_input: Callable[[torch.Tensor], torch.Tensor], lookahead: int,
-                 batch_size: int, device: torch.device, bar: Any = None) -> None:
+                 batch_size: int, device: torch.device, bar: Any = None, precision: str = "fp32") -> None:
         self.model, self.to_input, self.batch_size, self.device = model, to_input, batch_size, device
+        self.precision = precision
         self.windows = WindowStream(STACK, STEP, lookahead)
         self.rows: list[torch.Tensor] = []
         self.ready: list[torch.Tensor] = []  # strided window views [w, C, 24, H, W] not yet run
@@ -181,8 +183,10 @@ class StreamFeatures:
                 self.ready[0] = head[take:]
         self.n_ready -= size
         # One contiguous copy per batch (convolutions on the strided views would be very slow).
-        batch = torch.cat(parts) if len(parts) > 1 else parts[0].contiguous()  # [b, C, 24, H, W]
-        self.rows.append(self.model.features(self.to_input(batch)).float())  # [b, 1024] on the device
+        batch = self.to_input(torch.cat(parts) if len(parts) > 1 else parts[0].contiguous())  # [b, C, 24, H, W]
+        with network_precision(self.device, self.precision):   # the I3D forward only; inputs made in float32
+            rows = self.model.features(batch)
+        self.rows.append(rows.float())  # [b, 1024] float32 on the device
         if self.bar is not None:
             self.bar.update(size)
 
@@ -260,7 +264,8 @@ class Extractor:
 
             with _bar(f"{vid} vggish", None, s.progress, unit="video") as bar:
                 try:
-                    emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device)
+                    emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device,
+                                         precision=s.precision)
                 except UnavError as err:
                     raise UnavError(f"{vid}: {err}") from err
                 bar.update(1)
@@ -282,10 +287,12 @@ class Extractor:
         with bars:
             if "rgb" in s.streams:
                 rgb = StreamFeatures(self.models["rgb"], rgb_to_input, 1, s.batch_size, self.device,
-                                     bars.enter_context(_bar(f"{vid} i3d rgb", expected_rows, s.progress)))
+                                     bars.enter_context(_bar(f"{vid} i3d rgb", expected_rows, s.progress)),
+                                     s.precision)
             if "flow" in s.streams:
                 flow = StreamFeatures(self.models["flow"], flow_codes_to_input, 0, s.batch_size, self.device,
-                                      bars.enter_context(_bar(f"{vid} i3d flow", expected_rows, s.progress)))
+                                      bars.enter_context(_bar(f"{vid} i3d flow", expected_rows, s.progress)),
+                                      s.precision)
             frame_bar = bars.enter_context(_bar(f"{vid} frames", int(round(info.duration * FPS)), s.progress,
                                                 unit="frame"))
             counter = {"frames": 0}
@@ -352,6 +359,7 @@ class Extractor:
         rows = {k: int(v.shape[0]) for k, v in arrays.items()}
         weights = self._weights_used(flow_file, flow_meta)
         rows_video, rows_audio = FeatureProvenance.rows_of(rows)
+        note = precision_note(s.precision)   # like DIS flow / random weights: said, and not paper-compatible
         return FeatureProvenance(
             video_id=vid, video=str(path), settings=_recorded_settings(s, flow_meta if flow_file else None),
             weights=weights,
@@ -361,7 +369,9 @@ class Extractor:
             rows=rows, rows_video=rows_video, rows_audio=rows_audio,
             files={k: f"{vid}_{k}.npy" for k in arrays}, flow=flow_meta,
             unverified=any(e.get("unverified") for e in weights.values()),
-            paper_compatible=not (s.weights == "random" or (flow_meta or {}).get("paper_compatible") is False))
+            paper_compatible=not (s.weights == "random" or note is not None
+                                  or (flow_meta or {}).get("paper_compatible") is False),
+            extra={} if note is None else {"note": note})
 
 
 def _recorded_settings(s: ExtractSettings, file_flow: dict | None) -> dict[str, Any]:
@@ -402,12 +412,14 @@ def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike, streams: 
                   flow_method: str = "raft", flow_file: str | os.PathLike | None = None, crop: int = 224,
                   min_side: int = 256, hop_seconds: float = 0.32, seed: int = 0,
                   allow_unverified_weights: bool = False, reencode: bool = False,
-                  weights_dir: str | None = None, flow_updates: int = 20, progress: bool = True) -> dict:
+                  weights_dir: str | None = None, flow_updates: int = 20, progress: bool = True,
+                  precision: str = "fp32") -> dict:
     """Extract one video's features into `out_dir` (models are cached per process); returns the provenance."""
     settings = ExtractSettings(streams=tuple(streams), device=device, batch_size=batch_size, weights=weights_mode,
                                weights_dir=weights_dir, allow_unverified_weights=allow_unverified_weights,
                                seed=seed, flow_method=flow_method, flow_updates=flow_updates, crop=crop,
-                               min_side=min_side, hop_seconds=hop_seconds, reencode=reencode, progress=progress)
+                               min_side=min_side, hop_seconds=hop_seconds, reencode=reencode, progress=progress,
+                               precision=precision)
     return Extractor(settings).extract(path, out_dir, flow_file)
 
 

@@ -25,8 +25,11 @@ def flow_header(computer: Any, weights_entry: dict | None, settings: ExtractSett
 
 
 def flow_file_differences(meta: dict, header: dict, crop: int) -> list[str]:
-    """Keys in which a flow file's metadata differs from what the settings would write now ([]: current)."""
-    differ = sorted(k for k, v in header.items() if k not in _BOOKKEEPING and meta.get(k) != v)
+    """Keys in which a flow file's metadata differs from what the settings would write now ([]: current). A key
+    older files do not record counts as the value they were made with (no "precision": fp32)."""
+    from .settings import recorded_value
+
+    differ = sorted(k for k, v in header.items() if k not in _BOOKKEEPING and recorded_value(meta, k) != v)
     if list(meta.get("shape") or []) != [2, crop, crop]:
         differ.append("shape")
     return differ

@@ -85,6 +85,14 @@ def open_flow_file(flow_file: str | os.PathLike, vid: str, settings: ExtractSett
     if meta.get("min_side") not in (None, settings.min_side):
         raise UnavError(f"{vid}: flow file {flow_file} was computed on frames with min side {meta['min_side']}, "
                         f"expected {settings.min_side} (--min-side)")
+    if meta.get("method") == "raft":   # DIS codes do not depend on it; a file without it is fp32
+        from .precision import file_precision
+
+        if file_precision(meta) != settings.precision:
+            raise UnavError(f"{vid}: flow file {flow_file} holds RAFT flow computed at precision "
+                            f"{file_precision(meta)}, expected {settings.precision} (--precision "
+                            f"{settings.precision}); recompute it with `unav flow --precision "
+                            f"{settings.precision}`, or extract with --precision {file_precision(meta)}")
     return meta, chunks
 
 

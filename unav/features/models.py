@@ -57,7 +57,7 @@ def flow_computer(settings: ExtractSettings, device: torch.device) -> tuple[Any,
 
     s = settings
     path, entry = resolve_weights(s.raft_weights, s)
-    computer = cached(("raft", path, s.seed, str(device), s.flow_updates, s.batch_size, s.crop),
+    computer = cached(("raft", path, s.seed, str(device), s.flow_updates, s.batch_size, s.crop, s.precision),
                       lambda: FlowComputer(path, seed=s.seed, num_flow_updates=s.flow_updates, device=device,
-                                           batch_size=s.batch_size, crop=s.crop))
+                                           batch_size=s.batch_size, crop=s.crop, precision=s.precision))
     return computer, entry

@@ -152,10 +152,12 @@ def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def differing_settings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Keys whose values differ between two recorded extractor settings (key order ignored), leaving out the
-    keys that say how, not what, was computed (device, batch size, …): features made on a GPU match CPU ones."""
-    from .settings import EXECUTION_KEYS
+    keys that say how, not what, was computed (device, batch size, …): features made on a GPU match CPU ones.
+    A setting older files do not record counts as the value they were made with (settings.LEGACY_DEFAULTS: no
+    "precision" is fp32)."""
+    from .settings import EXECUTION_KEYS, recorded_value
 
-    def canonical(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    def canonical(settings: dict[str, Any], key: str) -> str:
+        return json.dumps(recorded_value(settings, key), sort_keys=True, separators=(",", ":"))
 
-    return sorted(k for k in set(a) | set(b) if k not in EXECUTION_KEYS and canonical(a.get(k)) != canonical(b.get(k)))
+    return sorted(k for k in set(a) | set(b) if k not in EXECUTION_KEYS and canonical(a, k) != canonical(b, k))

@@ -31,6 +31,7 @@ from torchvision.models.optical_flow.raft import RAFT
 from ..errors import UnavError
 from ..model.state_dict import compare_state_dict, load_strict
 from .flowpost import crop_offsets, flow_to_codes, pad_frames, padded_size
+from .precision import check_precision, network_precision, precision_note
 
 # The weights the paper's features were computed with (torchvision's port of raft-sintel.pth).
 TORCHVISION_WEIGHTS_FILE = "raft_large_C_T_SKHT_V1-0b8c9e55.pth"
@@ -181,7 +182,8 @@ class FlowComputer:
     method = "raft"
 
     def __init__(self, weights: str | os.PathLike = "random", seed: int = 0, num_flow_updates: int = DEFAULT_UPDATES,
-                 device: str | torch.device = "cpu", batch_size: int = 8, crop: int = 224) -> None:
+                 device: str | torch.device = "cpu", batch_size: int = 8, crop: int = 224,
+                 precision: str = "fp32") -> None:
         if batch_size < 1:
             raise UnavError(f"batch size must be >= 1, got {batch_size}")
         if num_flow_updates < 1:
@@ -193,14 +195,20 @@ class FlowComputer:
         self.num_flow_updates = num_flow_updates
         self.batch_size = batch_size
         self.crop = crop
+        self.precision = check_precision(precision)
         self.frames_seen = 0
 
     def meta(self) -> dict:
-        """Provenance of the codes this computer produces."""
-        return {"method": self.method, "weights": self.weights_id,
+        """Provenance of the codes this computer produces (a file without "precision" was made at fp32)."""
+        meta = {"method": self.method, "weights": self.weights_id,
                 "seed": self.seed if self.weights_id == "random" else None,
                 "updates": self.num_flow_updates, "crop": self.crop, "padding": "sintel-replicate-8",
-                "paper_compatible": self.weights_id != "random"}
+                "precision": self.precision,
+                "paper_compatible": self.weights_id != "random" and self.precision == "fp32"}
+        note = precision_note(self.precision)
+        if note is not None:
+            meta["note"] = note
+        return meta
 
     # ---- network pieces -------------------------------------------------------------------------------
     def _features(self, images: torch.Tensor) -> torch.Tensor:
@@ -227,9 +235,11 @@ class FlowComputer:
     @torch.inference_mode()
     def forward_pairs(self, image1: torch.Tensor, image2: torch.Tensor) -> torch.Tensor:
         """Same contract as torchvision's `raft(image1, image2)[-1]` on padded [-1, 1] inputs [B, 3, Hp, Wp]."""
-        fmaps = self._features(torch.cat([image1, image2]))
-        fmap1, fmap2 = fmaps.chunk(2)
-        return self.pair_flow(image1, fmap1, fmap2)
+        with network_precision(self.device, self.precision):
+            fmaps = self._features(torch.cat([image1, image2]))
+            fmap1, fmap2 = fmaps.chunk(2)
+            flow = self.pair_flow(image1, fmap1, fmap2)
+        return flow.float()
 
     # ---- streaming ------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -269,15 +279,17 @@ class FlowComputer:
             yield flow
 
     def _step(self, frames: np.ndarray, last_image: torch.Tensor | None, last_fmap: torch.Tensor | None):
-        images = frames_to_input(frames, self.device)  # [k, 3, Hp, Wp]
-        fmaps = self._features(images)  # [k, 256, h8, w8], each frame once
-        if last_image is None:
-            image1, fmap1, fmap2 = images[:-1], fmaps[:-1], fmaps[1:]
-        else:
-            image1 = torch.cat([last_image, images[:-1]])
-            fmap1, fmap2 = torch.cat([last_fmap, fmaps[:-1]]), fmaps
-        flow = self.pair_flow(image1, fmap1, fmap2)
-        return flow, images[-1:], fmaps[-1:]
+        images = frames_to_input(frames, self.device)  # [k, 3, Hp, Wp] float32 (pre-processing stays fp32)
+        # the network pieces only: the caller's generator yields between steps, and must not do so under autocast
+        with network_precision(self.device, self.precision):
+            fmaps = self._features(images)  # [k, 256, h8, w8], each frame once
+            if last_image is None:
+                image1, fmap1, fmap2 = images[:-1], fmaps[:-1], fmaps[1:]
+            else:
+                image1 = torch.cat([last_image, images[:-1]])
+                fmap1, fmap2 = torch.cat([last_fmap, fmaps[:-1]]), fmaps
+            flow = self.pair_flow(image1, fmap1, fmap2)
+        return flow.float(), images[-1:], fmaps[-1:]   # float32 flow: quantised as at fp32
 
     def codes_for_frames(self, frames_iter: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         """uint16 codes [n, 2, crop, crop] (values 0..256) for every consecutive pair, streamed in order."""

@@ -9,6 +9,9 @@ from typing import Any
 from ..errors import UnavError
 from .weights import name_for_role, raft_weight_names
 
+# torch-free: the names and the "missing = fp32" rule are all that is needed here
+PRECISIONS = ("fp32", "tf32", "bf16")
+
 FPS = 25.0   # every stream's frame grid (fixed by the reference, so not a setting; recorded with them)
 STREAMS = ("rgb", "flow", "vggish")
 VISUAL_STREAMS = ("rgb", "flow")
@@ -50,6 +53,8 @@ class ExtractSettings:
     min_side: int = _shapes(256, VISUAL_STREAMS)
     hop_seconds: float = _shapes(0.32, ("vggish",))  # VGGish example hop (UnAV: 0.32 s)
     reencode: bool = _shapes(False, VISUAL_STREAMS)  # reproduce the reference's lossy x264 25 fps re-encode
+    # numerics of the network forwards (unav.features.precision): fp32 (released) | tf32 (CUDA) | bf16 (autocast)
+    precision: str = _shapes("fp32")
     chunk: int = _runs(64)                    # decoded frames per chunk (memory bound)
     progress: bool = _runs(True)
 
@@ -59,6 +64,9 @@ class ExtractSettings:
             raise UnavError(f"unknown stream(s) {bad or '(none)'}; choose from {', '.join(STREAMS)}")
         if self.flow_method not in FLOW_METHODS:
             raise UnavError(f"unknown flow method {self.flow_method!r}; choose from {', '.join(FLOW_METHODS)}")
+        if self.precision not in PRECISIONS:
+            raise UnavError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)} "
+                            f"(fp32 is the released features' numerics)")
         if self.weights not in WEIGHTS_MODES:
             raise UnavError(f"weights must be 'random' or 'pretrained', got {self.weights!r}")
         for name in ("batch_size", "crop", "min_side", "chunk", "flow_updates"):
@@ -76,6 +84,22 @@ class ExtractSettings:
 # setting name -> the streams whose features it shapes (empty for the execution settings)
 SETTING_STREAMS: dict[str, tuple[str, ...]] = {f.name: f.metadata["streams"] for f in fields(ExtractSettings)}
 EXECUTION_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ExtractSettings) if f.metadata.get("execution"))
+
+# Settings added after files were first written, with the value a file that does not record them was made with:
+# features and flow files written before "precision" existed were computed at fp32, and compare equal to fp32
+# ones (so upgrading recomputes nothing).
+LEGACY_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
+
+
+def recorded_value(settings: dict[str, Any], key: str) -> Any:
+    """`settings[key]`, or, for a setting older files do not record, the value they were made with."""
+    return settings.get(key, LEGACY_DEFAULTS.get(key))
+
+
+def with_legacy_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """Recorded settings with the values older files leave out filled in (a new dict)."""
+    return {**LEGACY_DEFAULTS, **settings}
+
 
 # stream -> the weights role (unav.features.weights.ROLES) of the network that computes it
 _STREAM_ROLES = {"rgb": "i3d_rgb", "flow": "i3d_flow", "vggish": "vggish"}

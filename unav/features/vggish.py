@@ -181,19 +181,26 @@ def build_vggish(weights: str | os.PathLike = "random", seed: int = 0,
 
 @torch.inference_mode()
 def embed_examples(examples: Tensor, model: VGGish, device: str | torch.device = "cpu",
-                   batch_size: int = 128) -> np.ndarray:
-    """[n, 1, 96, 64] -> [n, 128] float32 (batches are independent: per-example conv/FC)."""
+                   batch_size: int = 128, precision: str = "fp32") -> np.ndarray:
+    """[n, 1, 96, 64] -> [n, 128] float32 (batches are independent: per-example conv/FC). `precision` applies to
+    the CNN only (unav.features.precision); the log-mel examples come in float32 and the embeddings leave so."""
+    from .precision import network_precision
+
     if examples.shape[0] == 0:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     # Channels-last convolutions are ~1.8x faster on CPU (oneDNN) and no slower on GPU; same numbers.
     model = model.to(memory_format=torch.channels_last)
-    out = [model(examples[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
-           for i in range(0, examples.shape[0], batch_size)]
+    out = []
+    for i in range(0, examples.shape[0], batch_size):
+        batch = examples[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        with network_precision(device, precision):
+            emb = model(batch)   # [b, 128]
+        out.append(emb.float().cpu())
     return torch.cat(out).numpy()
 
 
 def extract_vggish(path_or_wave: str | os.PathLike | np.ndarray, model: VGGish, hop_seconds: float = 0.32,
-                   device: str | torch.device = "cpu", batch_size: int = 128) -> np.ndarray:
+                   device: str | torch.device = "cpu", batch_size: int = 128, precision: str = "fp32") -> np.ndarray:
     """[Ra, 128] float32 VGGish embeddings of a media file (its first audio track) or of a 16 kHz waveform.
     A clip shorter than ~0.975 s gives the documented empty result [0, 128]."""
     if isinstance(path_or_wave, np.ndarray):
@@ -202,4 +209,4 @@ def extract_vggish(path_or_wave: str | os.PathLike | np.ndarray, model: VGGish, 
         from ..media.audio import load_audio_16k
 
         wave = load_audio_16k(path_or_wave, dtype=np.float64)
-    return embed_examples(log_mel_examples(wave, hop_seconds), model, device, batch_size)
+    return embed_examples(log_mel_examples(wave, hop_seconds), model, device, batch_size, precision)

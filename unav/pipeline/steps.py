@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from ..errors import UnavError
 from ..features.provenance import FeatureProvenance
-from ..features.settings import EXECUTION_KEYS, SETTING_STREAMS
+from ..features.settings import EXECUTION_KEYS, LEGACY_DEFAULTS, SETTING_STREAMS, recorded_value
 from ..io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,13 @@ def _merged_settings(parts: Sequence[FeatureProvenance]) -> dict[str, Any]:
         holders = [(i, p) for i, p in enumerate(parts) if key in p.settings]
         shaped = SETTING_STREAMS.get(key)
         owners = [(i, p) for i, p in holders if shaped is None or set(shaped) & set(p.streams)]
+        if key in LEGACY_DEFAULTS:   # a part written before the setting existed was made at its legacy value
+            owners = [(i, p) for i, p in enumerate(parts) if shaped is None or set(shaped) & set(p.streams)]
         judged = holders[:1] if key in EXECUTION_KEYS or not owners else owners
         i0, first = judged[0]
-        merged[key] = value = first.settings[key]
-        clashes += [f"{key} ({value!r} in {_part_name(first, i0)} vs {p.settings[key]!r} in {_part_name(p, i)})"
-                    for i, p in judged[1:] if p.settings[key] != value]
+        merged[key] = value = recorded_value(first.settings, key)
+        clashes += [f"{key} ({value!r} in {_part_name(first, i0)} vs {recorded_value(p.settings, key)!r} in "
+                    f"{_part_name(p, i)})" for i, p in judged[1:] if recorded_value(p.settings, key) != value]
     if clashes:
         raise UnavError(f"video {parts[0].video_id!r}: the provenance parts disagree on setting(s) "
                         f"{'; '.join(clashes)}; every setting must agree for one provenance file (extract the "

@@ -34,12 +34,12 @@ rule weights:
 EXTRACT_OPTS = (
     f"--weights {EXT['weights']} --seed {EXT['seed']} --crop {EXT['crop']} --min-side {EXT['min_side']} "
     f"--batch-size {EXT['batch_size']} --hop {EXT['hop']} --flow-method {FLOW['method']} "
-    f"--weights-dir {WEIGHTS_DIR}"
+    f"--precision {EXT['precision']} --weights-dir {WEIGHTS_DIR}"
 )
 FLOW_OPTS = (
     f"--flow-method {FLOW['method']} --weights {FLOW['weights']} --seed {EXT['seed']} "
     f"--dis-preset {FLOW['dis_preset']} --flow-updates {FLOW['updates']} --batch-size {FLOW['batch_size']} "
-    f"--crop {EXT['crop']} --min-side {EXT['min_side']} --weights-dir {WEIGHTS_DIR}"
+    f"--crop {EXT['crop']} --min-side {EXT['min_side']} --precision {EXT['precision']} --weights-dir {WEIGHTS_DIR}"
 )
 # I3D reads the flow files with the flow settings they record; it computes flow itself only when they are gone
 I3D_FLOW_OPTS = f"--dis-preset {FLOW['dis_preset']} --flow-updates {FLOW['updates']} --flow-weights {FLOW['weights']}"
