@@ -198,3 +198,32 @@ def test_features_journey_evaluates_with_the_paper_metrics(features_journey):
     assert metrics["tiou_thresholds"] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     assert all(0.0 <= m <= 1.0 for m in metrics["mAP"]) and 0.0 <= metrics["average_mAP"] <= 1.0
     assert "mAP" in features_journey["outputs"]["evaluate"].stdout + features_journey["outputs"]["evaluate"].stderr
+
+
+def test_table2_commands_train_the_baselines_they_name_with_the_parameters_the_readme_states():
+    """The README's Table 2 block: each `unav train --config …` parses, names a packaged variant of the model it
+    promises, and the parameter counts stated there are those of the paper configurations (100 classes)."""
+    from unav.cli import command_parser
+    from unav.config import load_config
+    from unav.model.registry import arch_of, build_model
+
+    text = (REPO / "README.md").read_text()
+    table2 = text.split("**Table 2, whole.**", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", table2, flags=re.S).group(1)
+    parser, _ = command_parser("train")
+    archs = {}
+    for command in (line for line in block.splitlines() if line.strip()):
+        argv = shlex.split(command)
+        assert argv[:2] == ["unav", "train"], command
+        args = parser.parse_args(argv[2:])
+        cfg = load_config(args.config, {})
+        archs[args.config[0]] = arch_of(cfg), cfg
+    assert {name: arch for name, (arch, _) in archs.items()} == {
+        "tadtr_concat": "tadtr", "vsgn_concat": "vsgn", "actionformer_concat": "unav"}
+    stated = dict(re.findall(r"(TadTR|VSGN|ActionFormer|UnAV)\s+(\d+\.\d+) M", table2.split("| model |")[0]))
+    configs = {"TadTR": archs["tadtr_concat"][1], "VSGN": archs["vsgn_concat"][1],
+               "ActionFormer": archs["actionformer_concat"][1], "UnAV": load_config([], {})}
+    for name, cfg in configs.items():
+        params = sum(p.numel() for p in build_model(cfg, 100).parameters()) / 1e6
+        digits = len(stated[name].split(".")[1])
+        assert f"{params:.{digits}f}" == stated[name], (name, params, stated[name])
