@@ -71,10 +71,20 @@ def test_run_directory_contents(trained):
     assert (trained / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_resume_after_a_kill_gives_identical_weights(synthetic, tmp_path):
+# Tiny Table 2 baselines (dropout on, so the RNG state matters as it does for stochastic depth).
+BASELINES = {"tadtr": {"model": {"arch": "tadtr", "tadtr": {"hidden_dim": 32, "n_heads": 4, "dim_feedforward": 64,
+                                                            "input_groups": 8, "dropout": 0.1}}},
+             "vsgn": {"model": {"arch": "vsgn", "vsgn": {"hidden_dim": 32, "head_layers": 2}}}}
+
+
+@pytest.mark.parametrize("arch", ["unav", "tadtr", "vsgn"])
+def test_resume_after_a_kill_gives_identical_weights(synthetic, tmp_path, arch):
     ann_path, feats = synthetic
     ann = load_annotations(ann_path)
-    cfg = tiny_cfg(model={"droppath": 0.1}, train={"eval_every": 0})   # stochastic depth: RNG state matters
+    from unav.config import deep_merge
+
+    extra = deep_merge({"model": {"droppath": 0.1}, "train": {"eval_every": 0}}, BASELINES.get(arch, {}))
+    cfg = tiny_cfg(**extra)   # stochastic depth / dropout: RNG state matters
     train(cfg, ann, feats, tmp_path / "straight")
 
     class Killed(Exception):
