@@ -6,11 +6,13 @@ import argparse
 from .aliases import add_renamed
 
 
-def add_device_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_device_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, several: str | None = None) -> None:
+    """--device; `several`: the help of a command that also takes a list of devices."""
     from ..device import DEVICE_CHOICES   # imports torch: only for the commands that have a device
 
     parser.add_argument("--device", default="auto",
-                        help=f"torch device: {DEVICE_CHOICES} (auto: the first GPU if there is one, else the CPU)")
+                        help=f"torch device: {DEVICE_CHOICES} (auto: the first GPU if there is one, else the CPU)"
+                             + (f"; {several}" if several else ""))
 
 
 def add_weights_dir_option(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 EXAMPLES = (
     "unav weights fetch && unav extract clip.mp4 --out-dir features/",
-    "unav extract a.mp4 b.mp4 --out-dir features/ --streams rgb,flow --device cuda --batch-size 32",
+    "unav extract videos/*.mp4 --out-dir features/ --device cuda:all --batch-size 32   # one worker per GPU",
 )
 
 
@@ -44,11 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="precomputed flow file from `unav flow` (one per video, in order); "
                              "otherwise flow is computed here")
     add_extractor_options(parser, default_batch_size=8,
-                          batch_size_help="I3D windows / RAFT pairs per forward pass")
+                          batch_size_help="I3D windows / RAFT pairs per forward pass",
+                          several_devices="a comma-separated list (cuda:0,cuda:1) or cuda:all runs one worker "
+                                          "process per device, each taking the next video when free")
     parser.add_argument("--hop", type=number(0.01), default=0.32, help="VGGish example hop in seconds (default: 0.32, UnAV's)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..features.devices import extract_videos_on_devices, parse_devices
     from ..features.extract import extract_videos
 
     flows = args.flow
@@ -57,11 +60,16 @@ def run(args: argparse.Namespace) -> int:
                         "expected one flow file per video")
     if flows is not None and "flow" not in args.streams:
         raise UnavError("--flow given but the flow stream is not requested (--streams)")
+    devices = parse_devices(args.device) if "," in args.device or args.device == "cuda:all" else [args.device]
+    args.device = devices[0]   # the checks and the settings; each worker then records its own device
     check_device_and_frames(args, computes_raft="flow" in args.streams and flows is None
                             and args.flow_method == "raft")
     settings = extractor_settings(args, args.streams, progress=show_progress(args),
                                   hop_seconds=args.hop)
-    result = extract_videos(args.videos, args.out_dir, settings, flow_files=flows)
+    if len(devices) > 1:
+        result = extract_videos_on_devices(args.videos, args.out_dir, settings, devices, flow_files=flows)
+    else:
+        result = extract_videos(args.videos, args.out_dir, settings, flow_files=flows)
     for vid, prov in result.done.items():
         rows = ", ".join(f"{k} {v}" for k, v in prov["rows"].items())
         log.info("%s: %d frames -> %s", vid, prov["frames"], rows)

@@ -15,16 +15,17 @@ if TYPE_CHECKING:
 
 
 def add_extractor_options(parser: argparse.ArgumentParser, *, default_batch_size: int | None, batch_size_help: str,
-                          old_spellings: dict[str, tuple[str, ...]] | None = None) -> None:
+                          old_spellings: dict[str, tuple[str, ...]] | None = None,
+                          several_devices: str | None = None) -> None:
     """Add the shared options. `old_spellings`: option -> the command's former spellings of it, still accepted
-    with a deprecation warning."""
+    with a deprecation warning; `several_devices`: help for a --device that also takes a list."""
     from ..features.dis import PRESETS
     from ..features.settings import FLOW_METHODS, PRECISIONS, WEIGHTS_MODES
     from ..features.weights import raft_weight_names
 
     old = old_spellings or {}
     raft_names = raft_weight_names()
-    add_device_option(parser)
+    add_device_option(parser, several_devices)
     parser.add_argument("--batch-size", type=positive_int, default=default_batch_size, help=batch_size_help)
     add_renamed(parser, "--flow-method", *old.get("--flow-method", ()), choices=FLOW_METHODS, default="raft",
                 help="raft: the paper's flow; dis: fast OpenCV DIS, not paper-compatible")

@@ -436,6 +436,24 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     that share a video id (the file name stem names the outputs), an --out-dir that is a file and outputs that
     would overwrite an input are refused before any work. Every video is checked (`check_video`) before the
     models load, so a command line of bad videos fails fast."""
+    streams = (extractor.settings if extractor is not None else settings or ExtractSettings()).streams
+    result, checked = checked_inputs(paths, out_dir, streams, flow_files)
+    if checked and extractor is None:
+        extractor = Extractor(settings)   # models load only when some video needs them
+    for path, flow_file, info in checked:
+        vid = video_id(path)
+        try:
+            result.done[vid] = extractor.extract(path, out_dir, flow_file, info=info)
+        except (UnavError, OSError, RuntimeError, ValueError) as err:
+            _record_failure(result, vid, err, len(paths) > 1)
+    return in_input_order(result, paths)
+
+
+def checked_inputs(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, streams: Sequence[str],
+                   flow_files: Sequence[str | None] | None) -> tuple[BatchResult, list[tuple[Any, Any, VideoInfo]]]:
+    """The checks before any model loads: ids unique, --out-dir usable, outputs sparing the inputs (refused as a
+    whole), then each video probed (`check_video`; a bad one is recorded as failed). Returns the result so far
+    and the (path, flow file, info) of the videos to extract."""
     from ..io import check_output_dir
     from ..media.videolist import repeated_ids
 
@@ -447,7 +465,6 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
                         f"features would overwrite each other in {out_dir}; rename one, or extract them into "
                         f"separate --out-dir folders")
     check_output_dir(out_dir, "--out-dir")
-    streams = (extractor.settings if extractor is not None else settings or ExtractSettings()).streams
     flow_files = list(flow_files) if flow_files is not None else [None] * len(paths)
     check_outputs_spare_inputs(paths, out_dir, streams, flow_files)
     result = BatchResult()
@@ -460,15 +477,12 @@ def extract_videos(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLik
             checked.append((path, flow_file, info))
         except UnavError as err:
             _record_failure(result, video_id(path), err, len(paths) > 1)
-    if checked and extractor is None:
-        extractor = Extractor(settings)   # models load only when some video needs them
-    for path, flow_file, info in checked:
-        vid = video_id(path)
-        try:
-            result.done[vid] = extractor.extract(path, out_dir, flow_file, info=info)
-        except (UnavError, OSError, RuntimeError, ValueError) as err:
-            _record_failure(result, vid, err, len(paths) > 1)
-    result.failed = {vid: result.failed[vid] for vid in ids if vid in result.failed}   # input order
+    return result, checked
+
+
+def in_input_order(result: BatchResult, paths: Sequence[str | os.PathLike]) -> BatchResult:
+    ids = [video_id(p) for p in paths]
+    result.failed = {vid: result.failed[vid] for vid in ids if vid in result.failed}
     return result
 
 
