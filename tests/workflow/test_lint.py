@@ -10,12 +10,13 @@ from .helpers import BIN, REPO, SNAKEFILE, env, snakemake
 # (rule, variable) of "Shell command directly uses variable … from outside of the rule", kept on purpose: a param
 # would rerun the jobs whenever it changes, but none of these changes what a job computes —
 # the device a job runs on (features from a GPU equal those from the CPU: provenance execution keys), the
-# launcher of training (torchrun for several GPUs), where a video is downloaded from (the demo's file:// URL is
-# absolute, so a moved working directory would redo every download), and `--recompute` of a shard job under
+# launcher of training (torchrun for several GPUs) and of prediction (on a free GPU of a workstation), where a
+# video is downloaded from (the demo's file:// URL is absolute, so a moved working directory would redo every
+# download), and `--recompute` of a shard job under
 # `snakemake --forcerun STAGE` (as a param, the next run without --forcerun would redo the stage again).
 KEPT = {("download", "URL_TEMPLATE"), ("i3d", "DEVICE"), ("train", "LAUNCH"), ("train", "DEVICE"),
-        ("predict", "DEVICE")} | {(stage, "RECOMPUTE") for stage in ("download", "trim", "flow", "i3d", "vggish",
-                                                                     "features")}
+        ("predict", "DEVICE"), ("predict", "ON_FREE_GPU")} | {
+    (stage, "RECOMPUTE") for stage in ("download", "trim", "flow", "i3d", "vggish", "features")}
 
 
 def test_snakefmt_check():

@@ -12,8 +12,12 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UnavError
+
+if TYPE_CHECKING:
+    from ..gpu_pool import Lease
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,20 @@ def _extract_worker(args: argparse.Namespace, cache):
     return (lambda vid: worker(vid, videos[vid])), list(videos)
 
 
+def lease_shard_device(args: argparse.Namespace, lock_dir: Path | None = None,
+                       count: int | None = None) -> Lease:
+    """The GPU lease of an extraction shard (unav/gpu_pool.py): a plain `--device cuda` becomes the first free
+    GPU of this machine, written back into args.device; other stages and devices lock nothing."""
+    from ..gpu_pool import Lease, acquire_gpu
+
+    device = getattr(args, "device", None)
+    if args.stage not in EXTRACT_STAGES or not isinstance(device, str):
+        return Lease(str(device))
+    lease = acquire_gpu(device, lock_dir=lock_dir, count=count)
+    args.device = lease.device
+    return lease
+
+
 def run_shard_step(args: argparse.Namespace) -> int:
     from ..commands.progress import show_progress
     from ..io import check_output_file
@@ -133,9 +151,11 @@ def run_shard_step(args: argparse.Namespace) -> int:
     check_output_file(args.manifest, "--manifest")
     upstream = ok_ids(args.upstream) if args.upstream else None
     cache = Cache(recompute=args.recompute)
-    work, ids = _worker(args, cache)
-    rows = run_shard(args.stage, ids, work, upstream, progress=show_progress(args))
-    write_manifest(args.manifest, rows)
+    # held until the manifest is written: the models live on that GPU for the whole shard
+    with lease_shard_device(args):
+        work, ids = _worker(args, cache)
+        rows = run_shard(args.stage, ids, work, upstream, progress=show_progress(args))
+        write_manifest(args.manifest, rows)
     counts = {s: sum(r.status == s for r in rows) for s in ("done", "cached", "failed", "skipped")}
     print(f"shard {args.manifest.stem} {args.stage}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return 0

@@ -1,5 +1,6 @@
 """`unav workflow-step STEP …`: the command line of the workflow's glue steps: merge-features and
-subset-annotations (unav/pipeline/steps.py), the shard jobs and their collectors (unav/pipeline/shard_step.py)."""
+subset-annotations (unav/pipeline/steps.py), the shard jobs and their collectors (unav/pipeline/shard_step.py),
+and on-free-gpu, which runs train/predict on one free GPU of a workstation (unav/gpu_pool.py)."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,18 @@ def _ids_from(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
+def _on_free_gpu(command: list[str]) -> int:
+    """Exec COMMAND seeing one free GPU (unav/gpu_pool.py); returns only on an error."""
+    from ..gpu_pool import exec_on_free_gpu
+
+    command = command[1:] if command[:1] == ["--"] else command
+    try:
+        exec_on_free_gpu(command)
+    except (UnavError, OSError) as err:
+        print(f"unav workflow on-free-gpu: error: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="unav workflow-step", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -27,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--features", required=True, help="features folder; a video is kept when {id}.json exists")
     s.add_argument("--ids", default=None, help="file of candidate ids (default: every annotated video)")
     s.add_argument("--out", required=True)
+    g = sub.add_parser("on-free-gpu", help="run COMMAND on one free GPU of this machine (held while it runs)")
+    g.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND …, e.g. -- unav predict … --device cuda")
     from .shard_step import add_shard_parser, dispatch
 
     add_shard_parser(sub)
@@ -39,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if items is not None:
         args.items = list(args.items) + items
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.step == "on-free-gpu":
+        return _on_free_gpu(args.command)
     shard_status = dispatch(args)
     if shard_status is not None:
         return shard_status

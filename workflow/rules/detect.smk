@@ -19,6 +19,10 @@ _DETECT_CKPT = str(
     )
 )
 _DETECT_DEVICE = str(_DETECT.get("device", config.get("device", "cpu")))
+# plain cuda: the first free GPU of a multi-GPU workstation (unav/gpu_pool.py)
+_DETECT_ON_FREE_GPU = (
+    "unav workflow-step on-free-gpu -- " if _DETECT_DEVICE == "cuda" else ""
+)
 
 
 _DETECT_VIDEO_FILES = [str(p) for p in folder_videos(_DETECT_VIDEOS)]
@@ -43,6 +47,7 @@ rule detect:
         runtime=int(_DETECT.get("runtime", 240)),
         gpu=1 if _DETECT_DEVICE.startswith("cuda") else 0,
     params:
+        on_free_gpu=_DETECT_ON_FREE_GPU,
         out=_DETECT_OUT,
         options=" ".join(
             [
@@ -62,5 +67,5 @@ rule detect:
             )
         ),
     shell:
-        "unav detect {input.videos:q} --checkpoint {input.checkpoint:q} --out-dir {params.out:q} {params.options} "
+        "{params.on_free_gpu}unav detect {input.videos:q} --checkpoint {input.checkpoint:q} --out-dir {params.out:q} {params.options} "
         "--no-progress > {log:q} 2>&1"

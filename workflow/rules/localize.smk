@@ -3,8 +3,14 @@ from unav.data.stats import PLOT_FILES as STATS_PLOTS
 
 TRAIN = config["train"]
 GPUS = int(TRAIN["gpus"]) if CUDA else 1
+# Snakemake's local executor counts GPU jobs but does not say which GPU is a job's: a one-GPU job runs seeing one
+# free GPU, locked while it runs (unav/gpu_pool.py; with one visible GPU, as under SLURM, nothing changes).
+# torchrun's ranks take cuda:0 … cuda:N-1 themselves.
+ON_FREE_GPU = "unav workflow-step on-free-gpu -- " if CUDA else ""
 LAUNCH = (
-    f"torchrun --standalone --nproc_per_node {GPUS} -m unav.cli" if GPUS > 1 else "unav"
+    f"torchrun --standalone --nproc_per_node {GPUS} -m unav.cli"
+    if GPUS > 1
+    else f"{ON_FREE_GPU}unav"
 )
 
 
@@ -86,7 +92,7 @@ rule predict:
         features=FEATURES,
         split=config["predict"]["split"],
     shell:
-        "unav predict --checkpoint {input.checkpoint} --annotations {input.annotations} --features {params.features} --split {params.split} --device {DEVICE} --out {output} > {log} 2>&1"
+        "{ON_FREE_GPU}unav predict --checkpoint {input.checkpoint} --annotations {input.annotations} --features {params.features} --split {params.split} --device {DEVICE} --out {output} > {log} 2>&1"
 
 
 rule evaluate:
