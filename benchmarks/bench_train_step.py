@@ -22,6 +22,7 @@ CONFIGS = {
     # name: (overrides, num_classes)
     "paper": ({}, 100),
     "small": ({"model": {"embd_dim": 128, "head": {"dim": 128}, "dependency": {"hidden": 32}}}, 20),
+    "small100": ({"model": {"embd_dim": 128, "head": {"dim": 128}, "dependency": {"hidden": 32}}}, 100),
 }
 
 

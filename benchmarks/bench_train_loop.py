@@ -1,0 +1,69 @@
+"""`unav train`'s own loop, seconds per iteration as it logs them, beside the re-statement of the release's step
+(`bench_train_step.py`, tests/reference/official_unav.py) in the same run, at 20 and at 100 classes.
+
+  python benchmarks/bench_train_loop.py                # D 128, dependency width 32, batch 16, T 224, CPU
+  python benchmarks/bench_train_loop.py --epochs 3
+
+Each row: synthetic UnAV-layout features (`unav.data.synthetic`, videos of 230-300 rows, so every training
+sample is a 224-row crop) with that many classes, `unav train` run as a user runs it (a subprocess; DataLoader
+workers, EMA, clipping, checkpoints each epoch, no validation), its s/it taken from the epochs after the first
+(`metrics.jsonl`: seconds / steps); then the re-statement's step at the same widths and classes."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WIDTHS = ["model.embd_dim=128", "model.head.dim=128", "model.dependency.hidden=32"]
+
+
+def loop_seconds_per_iteration(classes: int, epochs: int, steps_per_epoch: int, work: Path) -> tuple[float, int]:
+    from unav.data.synthetic import make_synthetic_dataset
+
+    train_videos = 16 * steps_per_epoch
+    ann, feats = make_synthetic_dataset(work / f"data{classes}", num_videos=int(train_videos / 0.6) + 1,
+                                        num_classes=classes, seed=0, min_rows=230, max_rows=300)
+    run = work / f"run{classes}"
+    cmd = [sys.executable, "-m", "unav.cli", "train", "--annotations", str(ann), "--features", str(feats),
+           "--out-dir", str(run), "--device", "cpu", "--batch-size", "16", "--epochs", str(epochs), "--no-progress",
+           "-q", "--set", "train.warmup_epochs=0", "train.eval_every=0", *WIDTHS]
+    subprocess.run(cmd, check=True)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    later = rows[1:] or rows
+    steps = [b["step"] - a["step"] for a, b in zip(rows, rows[1:])] or [rows[0]["step"]]
+    return sum(r["seconds"] for r in later) / sum(steps), rows[-1]["step"]
+
+
+def restated_step(classes: int, steps: int) -> float:
+    config = {20: "small", 100: "small100"}[classes]
+    out = subprocess.run([sys.executable, str(HERE / "bench_train_step.py"), "--one", "official", config, "16", "cpu",
+                          str(steps), "0", "0"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["step_s"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--steps-per-epoch", type=int, default=3)
+    ap.add_argument("--classes", default="20,100")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="unav-loop-") as tmp:
+        for classes in (int(c) for c in args.classes.split(",")):
+            loop, total = loop_seconds_per_iteration(classes, args.epochs, args.steps_per_epoch, Path(tmp))
+            ref = restated_step(classes, args.steps_per_epoch)
+            rows.append((classes, loop, ref, total))
+            print(f"{classes} classes: unav train {loop:.2f} s/it ({total} iterations), re-stated step {ref:.2f} s",
+                  flush=True)
+    print("\n| classes | `unav train` s/it | re-stated step s | ratio |")
+    print("|---|---|---|---|")
+    for classes, loop, ref, _ in rows:
+        print(f"| {classes} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
