@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from ...errors import UnavError
-from ..localizer import input_dims
+from ..inputs import concat_modalities, concatenated
 from .criterion import SetCriterion
 from .deformable import LrScaledLinear, TemporalDeformableAttention, interpolate_rows
 from .segments import cw_to_se
@@ -72,9 +72,7 @@ class TadTR(nn.Module):
         if not isinstance(s, dict):
             raise UnavError("model.arch tadtr needs the model.tadtr settings (see unav/configs/defaults.yaml)")
         self.cfg, self.settings, self.num_classes = cfg, s, num_classes
-        self.modalities = [x for x in ("visual", "audio") if x in cfg["model"]["modalities"]]
-        visual_dim, audio_dim = input_dims(cfg)
-        in_dim = (visual_dim if "visual" in self.modalities else 0) + (audio_dim if "audio" in self.modalities else 0)
+        self.modalities, in_dim = concat_modalities(cfg)
         d, nq, mult = s["hidden_dim"], s["num_queries"], s["lr_linear_proj_mult"]
         layer = dict(n_heads=s["n_heads"], ffn=s["dim_feedforward"], dropout=s["dropout"],
                      activation=s["activation"], lr_mult=mult)
@@ -122,13 +120,7 @@ class TadTR(nn.Module):
         nn.init.constant_(self.segment_embed[0][-1].bias[1:], -2.0)
 
     def _inputs(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> torch.Tensor:
-        parts = []
-        for name, x in (("visual", visual), ("audio", audio)):
-            if name in self.modalities:
-                if x is None:
-                    raise UnavError(f"TadTR: model.modalities includes {name} but no {name} features were given")
-                parts.append(x)
-        return torch.cat(parts, dim=1)                                         # [B, Cv + Ca, T]
+        return concatenated(visual, audio, self.modalities, "TadTR")           # [B, Cv + Ca, T]
 
     def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None, mask: torch.Tensor) -> dict:
         """visual [B, 2048, T], audio [B, 128, T], mask [B, T] bool (True = valid) ->

@@ -33,7 +33,7 @@ from torch import nn
 
 from ...errors import UnavError
 from ...evaluation.nms import batched_nms, single_threaded
-from ..localizer import AUDIO_DIM, STREAM_DIMS
+from ..inputs import concat_modalities, concatenated
 from ..losses import sigmoid_focal_loss
 from .anchors import assign, decode, giou_loss_1d, make_anchors, pad_targets
 from .heads import BoundaryAdjust, Head
@@ -51,9 +51,7 @@ class VSGN(nn.Module):
             raise UnavError("model.arch vsgn needs the model.vsgn settings (see configs/defaults.yaml)")
         self.cfg = v
         self.num_classes = num_classes
-        self.modalities = [m for m in ("visual", "audio") if m in cfg["model"]["modalities"]]
-        visual_dim = sum(STREAM_DIMS[s] for s in cfg["dataset"]["visual_streams"])
-        in_dim = (visual_dim if "visual" in self.modalities else 0) + (AUDIO_DIM if "audio" in self.modalities else 0)
+        self.modalities, in_dim = concat_modalities(cfg)
         dim = int(v["hidden_dim"])
         self.strides = [int(s) for s in v["strides"]]
         self.scales = [float(s) for s in v["anchor_scales"]]
@@ -66,13 +64,7 @@ class VSGN(nn.Module):
         self.boundary = BoundaryAdjust(dim, self.strides[0], float(v["boundary_beta"]))
 
     def _inputs(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> torch.Tensor:
-        parts = []
-        for name, x in (("visual", visual), ("audio", audio)):
-            if name in self.modalities:
-                if x is None:
-                    raise UnavError(f"VSGN was built for modalities {self.modalities} but got no {name} features")
-                parts.append(x.float())
-        return torch.cat(parts, 1)                                                  # [B, C_in, T]
+        return concatenated(visual, audio, self.modalities, "VSGN")                  # [B, C_in, T]
 
     def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None, mask: torch.Tensor) -> dict:
         """visual [B, Cv, T], audio [B, 128, T], mask [B, T] bool -> {"anchors" [A, 2], "anchor_mask" [B, A],
