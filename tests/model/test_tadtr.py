@@ -13,15 +13,14 @@ from unav.config import CONFIG_DIR, load_config
 from unav.data.annotations import load_annotations
 from unav.data.dataset import UnavDataset, collate_fn
 from unav.data.synthetic import make_synthetic_dataset
-from unav.demo import shuffled_label_baseline
-from unav.engine.infer import database_of, predict_checkpoint, predict_dataset
+from unav.engine.infer import predict_checkpoint, predict_dataset
 from unav.engine.train import train
 from unav.errors import UnavError
-from unav.evaluation.metrics import evaluate_detections
 from unav.model.checkpoint import load_model
 from unav.model.optim import make_optimizer
 from unav.model.registry import build_model
 from unav.model.tadtr import TadTR
+from learning import map_and_chance
 from unav.model.tadtr.deformable import LrScaledLinear, TemporalDeformableAttention, deformable_sample
 from unav.model.tadtr.matcher import cost_matrix, hungarian_match, min_cost_assignment
 
@@ -234,14 +233,7 @@ def trained(synthetic, tmp_path_factory):
 
 def test_tadtr_learns_far_above_a_shuffled_label_baseline(synthetic, trained, tmp_path):
     ann_path, feats = synthetic
-    out = tmp_path / "pred.json"
-    predict_checkpoint(str(trained / "best.pt"), str(ann_path), str(feats), "test", str(out), device="cpu",
-                       progress=False)
-    results = json.loads(out.read_text())["results"]
-    ann = load_annotations(ann_path)
-    db = database_of(ann)
-    avg = evaluate_detections(db, results, "test")["average_mAP"]
-    chance = shuffled_label_baseline(db, results, ann.classes)
+    avg, chance = map_and_chance(trained / "best.pt", ann_path, feats, tmp_path / "pred.json")
     print(f"TadTR tiny: average mAP {avg:.3f}, shuffled labels {chance:.3f}")
     assert avg > 0.3, avg
     assert avg > 2.5 * chance, (avg, chance)

@@ -1,7 +1,6 @@
 """VSGN baseline (unav/model/vsgn): the cross-scale graph and the anchor targets against hand-computed cases,
 the model at the paper's and a tiny width on any length, its losses with event-less videos, learning on
 synthetic features far above a shuffled-label baseline, and a checkpoint round trip."""
-import json
 import math
 
 import pytest
@@ -235,20 +234,10 @@ AVG_MIN, RATIO_MIN = 0.35, 2.5
 
 
 def test_training_beats_a_shuffled_label_baseline(trained, tmp_path):
-    from unav.data.annotations import load_annotations
-    from unav.demo import shuffled_label_baseline
-    from unav.engine.infer import database_of, predict_checkpoint
-    from unav.evaluation.metrics import evaluate_detections
+    from learning import map_and_chance
 
     ann_path, feats, run = trained
-    out = tmp_path / "pred.json"
-    predict_checkpoint(str(run / "best.pt"), str(ann_path), str(feats), "test", str(out), device="cpu",
-                       progress=False)
-    results = json.loads(out.read_text())["results"]
-    ann = load_annotations(ann_path)
-    db = database_of(ann)
-    avg = evaluate_detections(db, results, "test")["average_mAP"]
-    chance = shuffled_label_baseline(db, results, ann.classes)
+    avg, chance = map_and_chance(run / "best.pt", ann_path, feats, tmp_path / "pred.json")
     assert avg > AVG_MIN, avg
     assert avg > RATIO_MIN * chance, (avg, chance)
 
