@@ -1,7 +1,8 @@
 """Building blocks of the localizer, with the official release's parameter names and shapes so its checkpoints
 load strictly (convs keep their [C_out, C_in, k] weights, LayerNorms their [1, C, 1] parameters).
 
-Computation is channels-last: sequences are `# [B, T, C]` and masks bool `# [B, T]` (True = valid row). On this
+Computation is channels-last: sequences are `# [B, T, C]` and masks bool `# [B, T]` (True = valid row); a mask of
+None means every row is valid and skips the masking products (the dependency block's crops are mostly unpadded). On this
 layout LayerNorm is one native kernel, 1x1 and k=3 convolutions become matrix products (GEMMs are 2-3x faster than
 convolution kernels on CPU, and their backward too), depthwise convs are three fused multiply-adds, and attention
 runs through PyTorch's fused (flash / memory-efficient) scaled-dot-product kernels without T x T tensors."""
@@ -13,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .kernel3 import depthwise_k3, taps_stack, taps_sum
 
 
 class ChannelLayerNorm(nn.Module):
@@ -28,18 +31,20 @@ class ChannelLayerNorm(nn.Module):
         return F.layer_norm(x, (x.shape[-1],), self.weight.view(-1), self.bias.view(-1), self.eps)
 
 
+def apply_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Zero the invalid rows of x `# [B, T, C]` (mask `# [B, T]`, None = all valid)."""
+    return x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+
+
 def conv_k3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Zero-padded kernel-3 convolution of a [B, T, Cin] sequence with a Conv1d weight [Cout, Cin, 3]:
     y[t] = W0 x[t-1] + W1 x[t] + W2 x[t+1] (+ b). Done as one GEMM on whichever side is narrower."""
     cout, cin, _ = weight.shape
-    b, t, _ = x.shape
     if cin <= cout:
-        # Unfold the (narrow) input to [B, T, Cin*3] (channel-major like the weight) and multiply once.
-        xu = F.pad(x, (0, 0, 1, 1)).unfold(1, 3, 1).reshape(b, t, cin * 3)
-        return F.linear(xu, weight.reshape(cout, cin * 3), bias)
-    # Wide input: one GEMM to the 3 (narrow) taps, then shift and add them.
-    z = F.pad(F.linear(x, weight.permute(2, 0, 1).reshape(3 * cout, cin)), (0, 0, 1, 1))  # [B, T+2, 3 Cout]
-    y = z[:, :-2, :cout] + z[:, 1:-1, cout:2 * cout] + z[:, 2:, 2 * cout:]
+        # Stack the (narrow) input's taps to [B, T, 3 Cin] and multiply once by [W0 | W1 | W2].
+        return F.linear(taps_stack(x), weight.permute(0, 2, 1).reshape(cout, 3 * cin), bias)
+    # Wide input: one GEMM to the 3 (narrow) taps [B, T, 3 Cout], then shift and add them.
+    y = taps_sum(F.linear(x, weight.permute(2, 0, 1).reshape(3 * cout, cin)))
     return y + bias if bias is not None else y
 
 
@@ -53,11 +58,11 @@ class MaskedConv1d(nn.Module):
         if bias:
             nn.init.zeros_(self.conv.bias)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         # x [B, T, Cin], mask [B, T] -> [B, T, Cout], [B, T]
         w, b = self.conv.weight, self.conv.bias
         out = F.linear(x, w[:, :, 0], b) if w.shape[-1] == 1 else conv_k3(x, w, b)
-        return out * mask.unsqueeze(-1).to(out.dtype), mask
+        return apply_mask(out, mask), mask
 
 
 class DepthwiseConv(nn.Module):
@@ -70,16 +75,18 @@ class DepthwiseConv(nn.Module):
         self.stride = stride
         self.conv = nn.Conv1d(channels, channels, kernel, stride, kernel // 2, groups=channels, bias=False)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         # x [B, T, C], mask [B, T] -> [B, T/s, C], [B, T/s]
         w = self.conv.weight[:, 0, :]                                                   # [C, k]
         k, s = w.shape[1], self.stride
+        if s == 1:
+            return apply_mask(depthwise_k3(x, w), mask), mask
         pad = k // 2
         xp = F.pad(x, (0, 0, pad, pad))                                                 # [B, T + 2 pad, C]
         t_out = (x.shape[1] + 2 * pad - k) // s + 1
         out = sum(xp[:, j: j + s * (t_out - 1) + 1: s] * w[:, j] for j in range(k))
-        out_mask = mask[:, ::s] if s > 1 else mask
-        return out * out_mask.unsqueeze(-1).to(out.dtype), out_mask
+        out_mask = mask[:, ::s] if (s > 1 and mask is not None) else mask
+        return apply_mask(out, out_mask), out_mask
 
 
 def max_pool_skip(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -163,9 +170,9 @@ class MaskedConvAttention(nn.Module):
         b, t, c = x.shape
         return x.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
 
-    def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, seq_mask: bool = False):
-        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask) -> out [B, T', C], out_mask [B, T'] (or [B])
-        conv_mask = mask[:, None].expand(-1, q.shape[1]) if seq_mask else mask
+    def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None, seq_mask: bool = False):
+        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask; None: all valid) -> out [B, T', C], out_mask
+        conv_mask = mask[:, None].expand(-1, q.shape[1]) if (seq_mask and mask is not None) else mask
         qq, q_mask = self.query_conv(q, conv_mask)
         kk, kv_mask = self.key_conv(kv, conv_mask)
         vv, _ = self.value_conv(kv, conv_mask)
@@ -173,12 +180,14 @@ class MaskedConvAttention(nn.Module):
         kk = _linear1x1(self.key_norm(kk), self.key)
         vv = _linear1x1(self.value_norm(vv), self.value)
         b, tq, c = qq.shape
-        attn_mask = None if seq_mask else kv_mask[:, None, None, :]                    # [B, 1, 1, Tk]
+        attn_mask = None if (seq_mask or kv_mask is None) else kv_mask[:, None, None, :]  # [B, 1, 1, Tk]
         out = F.scaled_dot_product_attention(
             self._heads(qq), self._heads(kk), self._heads(vv), attn_mask=attn_mask,
             dropout_p=self.attn_pdrop if self.training else 0.0)                       # [B, nh, Tq, hd]
         out = out.transpose(1, 2).reshape(b, tq, c)
         out = self.proj_drop(_linear1x1(out, self.proj))
+        if mask is None:
+            return out, None
         keep = mask.view(-1, 1, 1) if seq_mask else q_mask.unsqueeze(-1)
         return out * keep.to(out.dtype), (mask if seq_mask else q_mask)
 
@@ -206,11 +215,14 @@ class TransformerBlock(nn.Module):
         fc1, act, drop1, fc2, drop2 = self.mlp
         return drop2(_linear1x1(drop1(act(_linear1x1(x, fc1))), fc2))
 
-    def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, seq_mask: bool = False):
-        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask) -> [B, T', C], mask
+    def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None, seq_mask: bool = False):
+        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask; None: all valid) -> [B, T', C], mask
         out, out_mask = self.attn(self.ln11(kv), self.ln12(q), mask, seq_mask=seq_mask)
-        m = (mask.view(-1, 1, 1) if seq_mask else out_mask.unsqueeze(-1)).to(out.dtype)
         skip = max_pool_skip(kv, self.stride) if self.stride > 1 else kv
+        if mask is None:
+            out = skip + self.drop_path_attn(out)
+            return out + self.drop_path_mlp(self._mlp(self.ln2(out))), None
+        m = (mask.view(-1, 1, 1) if seq_mask else out_mask.unsqueeze(-1)).to(out.dtype)
         out = skip * m + self.drop_path_attn(out)
         out = out + self.drop_path_mlp(self._mlp(self.ln2(out)) * m)
         return out, out_mask

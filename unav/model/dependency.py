@@ -33,17 +33,19 @@ class DependencyBlock(nn.Module):
         # x [B, T, D2], mask [B, T] -> [B, T, D2]
         b, t, _ = x.shape
         c, h = self.classes, self.hidden
+        # An unpadded level (every crop of a long video) skips the masking products of its C'-fold wide tensors.
+        mask = None if bool(mask.all()) else mask
         e, _ = self.feature_expand(x, mask)
         e = F.relu(e).view(b, t, c, h)                                      # [B, T, C', H]
         out = 0
         if hasattr(self, "temporal_branch"):
             seq = e.permute(0, 2, 1, 3).reshape(b * c, t, h)                # [B*C', T, H]
-            seq_mask = mask.repeat_interleave(c, dim=0)                     # [B*C', T] video-major, like seq
+            seq_mask = None if mask is None else mask.repeat_interleave(c, dim=0)  # [B*C', T] video-major
             tmp, _ = self.temporal_branch(seq, seq, seq_mask)
             out = tmp.view(b, c, t, h).permute(0, 2, 1, 3)                  # [B, T, C', H]
         if hasattr(self, "cooccur_branch"):
             seq = e.reshape(b * t, c, h)                                    # [B*T, C', H]: attention over C'
-            coo, _ = self.cooccur_branch(seq, seq, mask.reshape(-1), seq_mask=True)
+            coo, _ = self.cooccur_branch(seq, seq, None if mask is None else mask.reshape(-1), seq_mask=True)
             out = out + coo.view(b, t, c, h)
         y, _ = self.feature_squeeze(out.reshape(b, t, c * h), mask)
         return y
