@@ -168,3 +168,17 @@ def test_dataset_pickles_for_worker_processes(setup):
     ds = UnavDataset(ann, d, "train", cfg, training=True)
     clone = pickle.loads(pickle.dumps(ds))
     assert clone.video_ids == ds.video_ids and clone[1]["visual"].shape == (2048, 224)
+
+
+def test_without_preload_items_are_read_on_demand_and_broken_files_still_fail_up_front(setup):
+    import pickle
+
+    ann, d, cfg = setup
+    kept = UnavDataset(ann, d, "train", cfg, training=False, preload=True)
+    lazy = UnavDataset(ann, d, "train", cfg, training=False, preload=False)
+    # What a DataLoader worker receives: the preloaded dataset carries every array, the lazy one only names.
+    assert len(pickle.dumps(lazy)) * 50 < len(pickle.dumps(kept))
+    assert torch.equal(lazy[1]["visual"], kept[1]["visual"])
+    (d / "long_rgb.npy").write_bytes(b"not an array")
+    with pytest.raises(UnavError, match="long"):
+        UnavDataset(ann, d, "train", cfg, training=False, preload=False)

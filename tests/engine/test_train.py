@@ -45,6 +45,22 @@ def trained(synthetic, tmp_path_factory):
     return run
 
 
+def test_loader_workers_are_not_sent_the_features(synthetic, tmp_path):
+    import pickle
+
+    from unav.engine.train import Trainer
+
+    ann_path, feats = synthetic
+    feature_bytes = sum(p.stat().st_size for p in Path(feats).glob("*.npy"))
+    for workers in (2, 0):
+        trainer = Trainer(tiny_cfg(dataset={"num_workers": workers}), load_annotations(ann_path), feats,
+                          tmp_path / f"w{workers}", progress=False)
+        sent = len(pickle.dumps(trainer.train_set))
+        # Workers start at each epoch with the pickled dataset: names, not arrays (which stay on disk / in the
+        # page cache); a worker-less loader keeps the train split in memory.
+        assert (sent * 100 < feature_bytes) if workers else (sent * 3 > feature_bytes)
+
+
 def test_training_beats_a_shuffled_label_baseline(synthetic, trained, tmp_path):
     ann_path, feats = synthetic
     avg, chance = map_and_chance(trained / "best.pt", ann_path, feats, tmp_path / "pred.json")

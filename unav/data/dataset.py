@@ -108,9 +108,12 @@ class UnavDataset(Dataset):
                             f"from {annotations.source}.")
         self.provenance = check_provenance(self.feat_dir, self.video_ids)
         self._cache: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
-        if preload:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                for vid, arrays in zip(self.video_ids, pool.map(self._load, self.video_ids)):
+        # Every video is read once now, so a broken file stops the run here with its name. With preload the
+        # arrays stay in this process; without, items are read again when asked for (DataLoader workers: a
+        # dataset holding every array would be pickled to each worker at each epoch's start).
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for vid, arrays in zip(self.video_ids, pool.map(self._load, self.video_ids)):
+                if preload:
                     self._cache[vid] = arrays
 
     def _load(self, video_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -84,7 +84,10 @@ class Trainer:
         if not train_ids:
             raise UnavError("the annotation file has no videos in the train split")
         self.provenance = check_provenance(self.feat_dir, train_ids + annotations.split(t["eval_split"]))
-        self.train_set = UnavDataset(annotations, self.feat_dir, "train", cfg, training=True)
+        # Loader workers read their items from the feature files (the page cache keeps them); only a loader
+        # without workers keeps the arrays in this process.
+        self.train_set = UnavDataset(annotations, self.feat_dir, "train", cfg, training=True,
+                                     preload=cfg["dataset"]["num_workers"] == 0)
         self.val_set = (UnavDataset(annotations, self.feat_dir, t["eval_split"], cfg, training=False)
                         if t["eval_every"] and annotations.split(t["eval_split"]) else None)
         self.model = build_model(cfg, annotations.num_classes).to(self.device)
