@@ -30,12 +30,17 @@ class ModelEma:
         d = self.current_decay()
         self.updates += 1
         src = model.state_dict()
+        ema_f, src_f = [], []
         for name, ema_v in self.module.state_dict().items():
             v = src[name].detach()
             if ema_v.dtype.is_floating_point:
-                ema_v.mul_(d).add_(v.to(ema_v.dtype), alpha=1 - d)
+                ema_f.append(ema_v)
+                src_f.append(v.to(ema_v.dtype))
             else:
                 ema_v.copy_(v)
+        # One multi-tensor kernel per step instead of two per tensor: ema = d ema + (1 - d) v.
+        if ema_f:
+            torch._foreach_lerp_(ema_f, src_f, 1 - d)
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(), "updates": self.updates}

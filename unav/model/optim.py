@@ -23,8 +23,10 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
                 no_decay.append(p)
             else:
                 raise ValueError(f"no weight-decay rule for parameter {name} of {type(module).__name__}")
+    # The fused kernel updates every parameter in one pass (CPU and CUDA); other devices take the default.
+    fused = all(p.device.type in ("cpu", "cuda") for p in decay + no_decay) or None
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, fused=fused)
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int):
