@@ -33,6 +33,14 @@ from ..model.optim import make_optimizer, warmup_cosine
 log = logging.getLogger("unav.engine.train")
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 matrix products natively on this CPU."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _rng_state() -> dict:
     np_state = np.random.get_state()
     state = {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
@@ -97,6 +105,10 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = make_optimizer(self.model, t["lr"], t["weight_decay"])
+        self.bf16 = t["amp"] == "bf16" and self.device.type in ("cuda", "cpu")
+        if self.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
+            log.warning("train.amp bf16: this CPU has no bf16 instructions (AVX-512 BF16 / AMX), so bf16 is "
+                        "emulated and slower than fp32; use train.amp none here")
         self.sampler = (DistributedSampler(self.train_set, self.world, self.rank, shuffle=True, seed=seed,
                                            drop_last=True) if self.world > 1 else None)
         self.loader = self._loader()
@@ -176,8 +188,7 @@ class Trainer:
         visual, audio = (None if batch[k] is None else batch[k].to(self.device, non_blocking=True)
                          for k in ("visual", "audio"))
         mask = batch["mask"].to(self.device, non_blocking=True)
-        use_bf16 = t["amp"] == "bf16" and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.net(visual, audio, mask)
         segs = [s.to(self.device) for s in batch["segments"]]
         labels = [lab.to(self.device) for lab in batch["labels"]]

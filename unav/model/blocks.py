@@ -181,9 +181,15 @@ class MaskedConvAttention(nn.Module):
         vv = _linear1x1(self.value_norm(vv), self.value)
         b, tq, c = qq.shape
         attn_mask = None if (seq_mask or kv_mask is None) else kv_mask[:, None, None, :]  # [B, 1, 1, Tk]
-        out = F.scaled_dot_product_attention(
-            self._heads(qq), self._heads(kk), self._heads(vv), attn_mask=attn_mask,
-            dropout_p=self.attn_pdrop if self.training else 0.0)                       # [B, nh, Tq, hd]
+        qh, kh, vh = self._heads(qq), self._heads(kk), self._heads(vv)
+        dropout = self.attn_pdrop if self.training else 0.0
+        if qh.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # CPU's bf16 flash-attention backward is several times slower than its fp32 one: stay fp32 there.
+            with torch.autocast("cpu", enabled=False):
+                out = F.scaled_dot_product_attention(qh.float(), kh.float(), vh.float(), attn_mask=attn_mask,
+                                                     dropout_p=dropout)
+        else:
+            out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=attn_mask, dropout_p=dropout)  # [B, nh, Tq, hd]
         out = out.transpose(1, 2).reshape(b, tq, c)
         out = self.proj_drop(_linear1x1(out, self.proj))
         if mask is None:
