@@ -68,6 +68,18 @@ def test_training_beats_a_shuffled_label_baseline(synthetic, trained, tmp_path):
     assert avg > 2.5 * chance, (avg, chance)
 
 
+def test_bf16_training_on_cpu_learns_like_fp32(synthetic, trained, tmp_path):
+    # train.amp bf16 (autocast; attention kept fp32 on CPU), same data, seed and steps as the fp32 run.
+    ann_path, feats = synthetic
+    cfg = load_config([CONFIG_DIR / "demo.yaml"],
+                      {"train": {"batch_size": 4, "epochs": 10, "warmup_epochs": 1, "amp": "bf16"}})
+    train(cfg, load_annotations(ann_path), feats, tmp_path / "bf16", progress=False)
+    avg, chance = map_and_chance(tmp_path / "bf16" / "best.pt", ann_path, feats, tmp_path / "pred.json")
+    avg32, _ = map_and_chance(trained / "best.pt", ann_path, feats, tmp_path / "pred32.json")
+    assert avg > 0.35 and avg > 2.5 * chance, (avg, chance)
+    assert abs(avg - avg32) < 0.15, (avg, avg32)
+
+
 def test_run_directory_contents(trained):
     for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.pt", "training_curves.png"):
         assert (trained / name).is_file(), name
