@@ -141,12 +141,12 @@ def test_failure_leaves_no_partial_outputs(tmp_path, monkeypatch):
         extract_video(silent, out, **FAST)
     assert not out.exists() or list(out.iterdir()) == []
     # a failure after the I3D streams were computed (VGGish on an undecodable audio track) writes nothing either
-    import unav.features.vggish as vggish_mod
+    import unav.features.extract as extract_mod
 
-    def broken_audio(*args, **kwargs):
+    def broken_audio(*args, **kwargs):   # (runs in the audio thread, beside the visual streams)
         raise UnavError("audio decode failed")
 
-    monkeypatch.setattr(vggish_mod, "extract_vggish", broken_audio)
+    monkeypatch.setattr(extract_mod, "audio_examples", broken_audio)
     with pytest.raises(UnavError, match="ok: audio decode failed"):
         extract_video(make_video(tmp_path / "ok.mp4", frames=33), out, **FAST)
     assert not out.exists() or list(out.iterdir()) == []

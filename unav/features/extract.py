@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -29,6 +30,7 @@ from .flowsource import (check_flow_file, codes_tensor, computed_flow_meta, file
                          flow_code_chunks, open_flow_file)
 from .i3d import FEATURE_DIM, I3D
 from .precision import network_precision, precision_note
+from .vggish import audio_examples, embed_examples
 from .provenance import FeatureProvenance
 from .settings import FPS, STREAMS, ExtractSettings, stream_weights
 from .windows import STACK, STEP, WindowStream, window_count
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MIN_FRAMES = STACK + 1   # one I3D row needs the reference's 25-frame buffer
 VGGISH_DIM = 128
+DECODE_AHEAD = 2         # decoded chunks (64 frames each at the default) waiting for the networks
 
 
 def video_id(path: str | os.PathLike) -> str:
@@ -254,24 +257,26 @@ class Extractor:
         arrays: dict[str, np.ndarray] = {}
         frames = 0
         flow_meta: dict | None = None
-        if "rgb" in s.streams or "flow" in s.streams:
-            frames, visual, file_meta = self._visual(path, vid, info, flow_file)
-            arrays.update(visual)
-            if "flow" in s.streams:
-                flow_meta = self.flow_meta() if flow_file is None else file_flow_meta(flow_file, file_meta)
-        if "vggish" in s.streams:
-            from .vggish import extract_vggish
-
-            with _bar(f"{vid} vggish", None, s.progress, unit="video") as bar:
-                try:
-                    emb = extract_vggish(path, self.models["vggish"], s.hop_seconds, self.device,
-                                         precision=s.precision)
-                except UnavError as err:
-                    raise UnavError(f"{vid}: {err}") from err
-                bar.update(1)
-            arrays["vggish"] = np.asarray(emb, dtype=np.float32).reshape(-1, VGGISH_DIM)
-            if not len(arrays["vggish"]):
-                raise too_short(vid, path, f"has audio of less than {minimum_seconds(['vggish']):g} s", s.streams)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unav-audio") as audio:
+            # VGGish's front end (audio decode, resampling, log-mel) runs beside the visual networks.
+            examples = audio.submit(audio_examples, path, s.hop_seconds) if "vggish" in s.streams else None
+            if "rgb" in s.streams or "flow" in s.streams:
+                frames, visual, file_meta = self._visual(path, vid, info, flow_file)
+                arrays.update(visual)
+                if "flow" in s.streams:
+                    flow_meta = self.flow_meta() if flow_file is None else file_flow_meta(flow_file, file_meta)
+            if examples is not None:
+                with _bar(f"{vid} vggish", None, s.progress, unit="video") as bar:
+                    try:
+                        emb = embed_examples(examples.result(), self.models["vggish"], self.device,
+                                             precision=s.precision)
+                    except UnavError as err:
+                        raise UnavError(f"{vid}: {err}") from err
+                    bar.update(1)
+                arrays["vggish"] = np.asarray(emb, dtype=np.float32).reshape(-1, VGGISH_DIM)
+                if not len(arrays["vggish"]):
+                    raise too_short(vid, path, f"has audio of less than {minimum_seconds(['vggish']):g} s",
+                                    s.streams)
         prov = self._provenance(vid, path, info, frames, arrays, flow_meta, flow_file)
         write_outputs(outputs, arrays, prov)
         return prov.to_dict()
@@ -279,6 +284,7 @@ class Extractor:
     def _visual(self, path: Path, vid: str, info, flow_file) -> tuple[int, dict[str, np.ndarray], dict | None]:
         """Decode once; feed RGB windows and flow codes (computed or read from `flow_file`)."""
         from ..media.frames import iter_frames
+        from ..media.prefetch import prefetched
 
         s = self.settings
         expected_rows = window_count(int(round(info.duration * FPS)))
@@ -298,8 +304,9 @@ class Extractor:
             counter = {"frames": 0}
 
             def frames_with_rgb() -> Iterator[np.ndarray]:
-                for chunk in iter_frames(path, fps=FPS, min_side=s.min_side, chunk=s.chunk, reencode=s.reencode,
-                                         info=info):  # [n, H, W, 3] uint8
+                # Decoding and resizing run a chunk or two ahead in a thread, overlapping the network forwards.
+                for chunk in prefetched(iter_frames(path, fps=FPS, min_side=s.min_side, chunk=s.chunk,
+                                                    reencode=s.reencode, info=info), DECODE_AHEAD):  # [n, H, W, 3]
                     counter["frames"] += len(chunk)
                     frame_bar.update(len(chunk))
                     if rgb is not None:

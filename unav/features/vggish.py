@@ -203,10 +203,15 @@ def extract_vggish(path_or_wave: str | os.PathLike | np.ndarray, model: VGGish, 
                    device: str | torch.device = "cpu", batch_size: int = 128, precision: str = "fp32") -> np.ndarray:
     """[Ra, 128] float32 VGGish embeddings of a media file (its first audio track) or of a 16 kHz waveform.
     A clip shorter than ~0.975 s gives the documented empty result [0, 128]."""
+    return embed_examples(audio_examples(path_or_wave, hop_seconds), model, device, batch_size, precision)
+
+
+def audio_examples(path_or_wave: str | os.PathLike | np.ndarray, hop_seconds: float = 0.32) -> Tensor:
+    """The network-free half of `extract_vggish` (decode, resample, log-mel): [n, 1, 96, 64] float32 examples."""
     if isinstance(path_or_wave, np.ndarray):
         wave = path_or_wave
     else:
         from ..media.audio import load_audio_16k
 
         wave = load_audio_16k(path_or_wave, dtype=np.float64)
-    return embed_examples(log_mel_examples(wave, hop_seconds), model, device, batch_size, precision)
+    return log_mel_examples(wave, hop_seconds)
