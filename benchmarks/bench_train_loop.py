@@ -2,12 +2,14 @@
 (`bench_train_step.py`, tests/reference/official_unav.py) in the same run, at 20 and at 100 classes.
 
   python benchmarks/bench_train_loop.py                # D 128, dependency width 32, batch 16, T 224, CPU
-  python benchmarks/bench_train_loop.py --epochs 3
+  python benchmarks/bench_train_loop.py --amp none,bf16   # also the bf16 speed mode (train.amp=bf16)
 
 Each row: synthetic UnAV-layout features (`unav.data.synthetic`, videos of 230-300 rows, so every training
 sample is a 224-row crop) with that many classes, `unav train` run as a user runs it (a subprocess; DataLoader
 workers, EMA, clipping, checkpoints each epoch, no validation), its s/it taken from the epochs after the first
-(`metrics.jsonl`: seconds / steps); then the re-statement's step at the same widths and classes."""
+(`metrics.jsonl`: seconds / steps); then the re-statement's fp32 step at the same widths and classes. With
+`--amp none,bf16` each class count also gets a row for `train.amp=bf16` (autocast; on a CPU without bf16
+instructions it is emulated and slower)."""
 from __future__ import annotations
 
 import argparse
@@ -19,18 +21,23 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WIDTHS = ["model.embd_dim=128", "model.head.dim=128", "model.dependency.hidden=32"]
+_DATA: dict[int, tuple[Path, Path]] = {}
 
 
-def loop_seconds_per_iteration(classes: int, epochs: int, steps_per_epoch: int, work: Path) -> tuple[float, int]:
+def loop_seconds_per_iteration(classes: int, amp: str, epochs: int, steps_per_epoch: int,
+                               work: Path) -> tuple[float, int]:
     from unav.data.synthetic import make_synthetic_dataset
 
     train_videos = 16 * steps_per_epoch
-    ann, feats = make_synthetic_dataset(work / f"data{classes}", num_videos=int(train_videos / 0.6) + 1,
-                                        num_classes=classes, seed=0, min_rows=230, max_rows=300)
-    run = work / f"run{classes}"
+    if classes not in _DATA:  # one dataset per class count, shared by its amp rows
+        _DATA[classes] = make_synthetic_dataset(work / f"data{classes}", num_videos=int(train_videos / 0.6) + 1,
+                                                num_classes=classes, seed=0, min_rows=230, max_rows=300)
+    ann, feats = _DATA[classes]
+    run = work / f"run{classes}-{amp}"
     cmd = [sys.executable, "-m", "unav.cli", "train", "--annotations", str(ann), "--features", str(feats),
            "--out-dir", str(run), "--device", "cpu", "--batch-size", "16", "--epochs", str(epochs), "--no-progress",
-           "-q", "--set", "train.warmup_epochs=0", "train.eval_every=0", *WIDTHS]
+           "-q", "--set", "train.warmup_epochs=0", "train.eval_every=0", f"train.amp={amp}",
+           *WIDTHS]
     subprocess.run(cmd, check=True)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     later = rows[1:] or rows
@@ -50,19 +57,23 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--steps-per-epoch", type=int, default=3)
     ap.add_argument("--classes", default="20,100")
+    ap.add_argument("--amp", default="none", help="comma-separated train.amp values, each a row")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="unav-loop-") as tmp:
         for classes in (int(c) for c in args.classes.split(",")):
-            loop, total = loop_seconds_per_iteration(classes, args.epochs, args.steps_per_epoch, Path(tmp))
+            for amp in args.amp.split(","):
+                loop, total = loop_seconds_per_iteration(classes, amp, args.epochs, args.steps_per_epoch, Path(tmp))
+                print(f"{classes} classes, amp {amp}: unav train {loop:.2f} s/it ({total} iterations)", flush=True)
+                rows.append([classes, amp, loop, None])
             ref = restated_step(classes, args.steps_per_epoch)
-            rows.append((classes, loop, ref, total))
-            print(f"{classes} classes: unav train {loop:.2f} s/it ({total} iterations), re-stated step {ref:.2f} s",
-                  flush=True)
-    print("\n| classes | `unav train` s/it | re-stated step s | ratio |")
-    print("|---|---|---|---|")
-    for classes, loop, ref, _ in rows:
-        print(f"| {classes} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")
+            print(f"{classes} classes: re-stated step (fp32) {ref:.2f} s", flush=True)
+            for row in rows:
+                row[3] = ref if row[0] == classes else row[3]
+    print("\n| classes | `unav train` amp | `unav train` s/it | re-stated fp32 step s | ratio |")
+    print("|---|---|---|---|---|")
+    for classes, amp, loop, ref in rows:
+        print(f"| {classes} | {amp} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")
 
 
 if __name__ == "__main__":
