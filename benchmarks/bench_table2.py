@@ -11,10 +11,11 @@ printed beside it for reference."""
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
+
+from synthetic_scores import add_budget_options, test_scores
 
 # Table 2 of the UnAV-100 paper (A&V features), test split, as quoted in this project's docs and issues:
 # the average mAP over tIoU 0.1:0.9 of every row, and the thresholds of UnAV's own row.
@@ -52,34 +53,20 @@ def parameters(cfg: dict, num_classes: int) -> int:
 
 def run_row(name: str, ann: Path, feats: Path, work: Path, args) -> dict:
     from unav.data.annotations import load_annotations
-    from unav.demo import shuffled_label_baseline
-    from unav.engine.infer import database_of, predict_checkpoint
     from unav.engine.train import train
-    from unav.evaluation.metrics import evaluate_detections
 
     bench, paper = configs(name, args.epochs, args.batch_size, args.seed)
     annotations = load_annotations(ann)
     t0 = time.perf_counter()
     train(bench, annotations, feats, work / name, progress=False)
     seconds = time.perf_counter() - t0
-    pred = work / f"{name}.json"
-    predict_checkpoint(str(work / name / "last.pt"), str(ann), str(feats), "test", str(pred), device="cpu",
-                       progress=False)
-    results = json.loads(pred.read_text())["results"]
-    db = database_of(annotations)
-    m = evaluate_detections(db, results, "test")
-    at = dict(zip([round(x, 1) for x in m["tiou_thresholds"]], m["mAP"]))
-    return {"name": name, "map50": at[0.5], "map70": at[0.7], "map90": at[0.9], "avg": m["average_mAP"],
-            "chance": shuffled_label_baseline(db, results, annotations.classes), "train_s": seconds,
+    return {"name": name, **test_scores(work / name / "last.pt", ann, feats), "train_s": seconds,
             "params": parameters(bench, annotations.num_classes), "paper_params": parameters(paper, 100)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--videos", type=int, default=120)
-    ap.add_argument("--classes", type=int, default=6)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--batch-size", type=int, default=8)
+    add_budget_options(ap)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--models", default="vsgn,tadtr,actionformer,unav")
     args = ap.parse_args()
