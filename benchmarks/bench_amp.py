@@ -49,7 +49,7 @@ def main() -> None:
     import torch
 
     from unav.data.synthetic import make_synthetic_dataset
-    from unav.engine.train import cpu_has_bf16
+    from unav.device import cpu_has_bf16
 
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(prefix="unav-amp-") as tmp:

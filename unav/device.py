@@ -26,3 +26,11 @@ def resolve_device(name: str, option: str = "device") -> torch.device:
             raise UnavError(f"{option} is {name} but this machine has {count} CUDA device(s) (cuda:0 … "
                             f"cuda:{count - 1})")
     return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 matrix products natively on this CPU (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False

@@ -21,7 +21,7 @@ from ..data.annotations import Annotations
 from ..data.dataset import UnavDataset, collate_fn
 from ..data.features import check_provenance
 from ..data.targets import assign_targets_batch, make_points
-from ..device import resolve_device
+from ..device import cpu_has_bf16, resolve_device
 from ..errors import UnavError
 from ..io import remove_stale_temporaries, save_torch, write_text
 from ..model.checkpoint import FORMAT
@@ -31,14 +31,6 @@ from ..model.losses import localization_losses
 from ..model.optim import make_optimizer, warmup_cosine
 
 log = logging.getLogger("unav.engine.train")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN runs bf16 matrix products natively on this CPU."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _rng_state() -> dict:
@@ -105,7 +97,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = make_optimizer(self.model, t["lr"], t["weight_decay"])
-        self.bf16 = t["amp"] == "bf16" and self.device.type in ("cuda", "cpu")
+        self.bf16 = t["amp"] == "bf16"
         if self.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
             log.warning("train.amp bf16: this CPU has no bf16 instructions (AVX-512 BF16 / AMX), so bf16 is "
                         "emulated and slower than fp32; use train.amp none here")
