@@ -57,6 +57,7 @@ def test_numbers_in_every_common_form_are_numbers(tmp_path):
     ("train.epochs=1.5", "train.epochs = 1.5"), ("train.batch_size=0", "train.batch_size"),
     ("train.lr=-1", "train.lr"), ("train.lr=fast", "train.lr = 'fast'"), ("dataset.num_workers=-2", "num_workers"),
     ("train.device=gpu", "auto, cpu, cuda or cuda:N"), ("model.n_head=3", "divisible by model.n_head 3"),
+    ("train.compile=fast", "train.compile must be one of none, default, reduce-overhead, max-autotune, got 'fast'"),
 ])
 def test_out_of_range_values_are_named(override, fragment):
     from unav.config import load_config

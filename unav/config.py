@@ -13,6 +13,8 @@ from .errors import UnavError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEFAULTS_PATH = CONFIG_DIR / "defaults.yaml"
+# train.compile: none, or a torch.compile mode
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
 class _Loader(yaml.SafeLoader):
     """YAML with the floats of YAML 1.2 and of every config language: `3e-4` and `1e6` are numbers (PyYAML's
@@ -178,6 +180,8 @@ def validate(cfg: dict) -> dict:
         raise UnavError("test.nms_method must be soft, hard or none")
     if cfg["train"]["amp"] not in ("none", "bf16"):
         raise UnavError("train.amp must be none or bf16")
+    if cfg["train"]["compile"] not in COMPILE_MODES:
+        raise UnavError(f"train.compile must be one of {', '.join(COMPILE_MODES)}, got {cfg['train']['compile']!r}")
     _check_ranges(cfg)
     return cfg
 

@@ -96,6 +96,11 @@ class Trainer:
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if t["compile"] != "none":
+            # The localizer's training forward is one graph (tests/model/test_compile.py); its first calls compile
+            # it. Checkpoints and the EMA keep using the plain module, so their keys are unchanged.
+            log.info("train.compile %s: the first steps compile the model (this takes minutes)", t["compile"])
+            self.net = torch.compile(self.net, mode=t["compile"], dynamic=False)
         self.optimizer = make_optimizer(self.model, t["lr"], t["weight_decay"])
         self.bf16 = t["amp"] == "bf16"
         if self.bf16 and self.device.type == "cpu" and not cpu_has_bf16():

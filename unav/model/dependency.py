@@ -34,7 +34,9 @@ class DependencyBlock(nn.Module):
         b, t, _ = x.shape
         c, h = self.classes, self.hidden
         # An unpadded level (every crop of a long video) skips the masking products of its C'-fold wide tensors.
-        mask = None if bool(mask.all()) else mask
+        # Compiled (train.compile), the masked path always runs: same values, and no host sync to break the graph.
+        if not torch.compiler.is_compiling() and bool(mask.all()):
+            mask = None
         e, _ = self.feature_expand(x, mask)
         e = F.relu(e).view(b, t, c, h)                                      # [B, T, C', H]
         out = 0
