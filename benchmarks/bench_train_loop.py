@@ -3,13 +3,15 @@
 
   python benchmarks/bench_train_loop.py                # D 128, dependency width 32, batch 16, T 224, CPU
   python benchmarks/bench_train_loop.py --amp none,bf16   # also the bf16 speed mode (train.amp=bf16)
+  python benchmarks/bench_train_loop.py --compile none,default   # also torch.compile (train.compile)
 
 Each row: synthetic UnAV-layout features (`unav.data.synthetic`, videos of 230-300 rows, so every training
 sample is a 224-row crop) with that many classes, `unav train` run as a user runs it (a subprocess; DataLoader
 workers, EMA, clipping, checkpoints each epoch, no validation), its s/it taken from the epochs after the first
 (`metrics.jsonl`: seconds / steps); then the re-statement's fp32 step at the same widths and classes. With
 `--amp none,bf16` each class count also gets a row for `train.amp=bf16` (autocast; on a CPU without bf16
-instructions it is emulated and slower)."""
+instructions it is emulated and slower); with `--compile` each amp row is repeated per train.compile mode (the
+first epoch, left out of s/it, then includes the compilation; its time is printed)."""
 from __future__ import annotations
 
 import argparse
@@ -24,8 +26,8 @@ WIDTHS = ["model.embd_dim=128", "model.head.dim=128", "model.dependency.hidden=3
 _DATA: dict[int, tuple[Path, Path]] = {}
 
 
-def loop_seconds_per_iteration(classes: int, amp: str, epochs: int, steps_per_epoch: int,
-                               work: Path) -> tuple[float, int]:
+def loop_seconds_per_iteration(classes: int, amp: str, compile_mode: str, epochs: int, steps_per_epoch: int,
+                               work: Path) -> tuple[float, int, float]:
     from unav.data.synthetic import make_synthetic_dataset
 
     train_videos = 16 * steps_per_epoch
@@ -33,22 +35,23 @@ def loop_seconds_per_iteration(classes: int, amp: str, epochs: int, steps_per_ep
         _DATA[classes] = make_synthetic_dataset(work / f"data{classes}", num_videos=int(train_videos / 0.6) + 1,
                                                 num_classes=classes, seed=0, min_rows=230, max_rows=300)
     ann, feats = _DATA[classes]
-    run = work / f"run{classes}-{amp}"
+    run = work / f"run{classes}-{amp}-{compile_mode}"
     cmd = [sys.executable, "-m", "unav.cli", "train", "--annotations", str(ann), "--features", str(feats),
            "--out-dir", str(run), "--device", "cpu", "--batch-size", "16", "--epochs", str(epochs), "--no-progress",
            "-q", "--set", "train.warmup_epochs=0", "train.eval_every=0", f"train.amp={amp}",
+           f"train.compile={compile_mode}",
            *WIDTHS]
     subprocess.run(cmd, check=True)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     later = rows[1:] or rows
     steps = [b["step"] - a["step"] for a, b in zip(rows, rows[1:])] or [rows[0]["step"]]
-    return sum(r["seconds"] for r in later) / sum(steps), rows[-1]["step"]
+    return sum(r["seconds"] for r in later) / sum(steps), rows[-1]["step"], rows[0]["seconds"]
 
 
 def restated_step(classes: int, steps: int) -> float:
     config = {20: "small", 100: "small100"}[classes]
     out = subprocess.run([sys.executable, str(HERE / "bench_train_step.py"), "--one", "official", config, "16", "cpu",
-                          str(steps), "0", "0"], capture_output=True, text=True, check=True)
+                          str(steps), "0", "0", "none"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["step_s"]
 
 
@@ -58,19 +61,23 @@ def main() -> None:
     ap.add_argument("--steps-per-epoch", type=int, default=3)
     ap.add_argument("--classes", default="20,100")
     ap.add_argument("--amp", default="none", help="comma-separated train.amp values, each a row")
+    ap.add_argument("--compile", default="none", help="comma-separated train.compile values, each a row per amp")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="unav-loop-") as tmp:
         for classes in (int(c) for c in args.classes.split(",")):
             for amp in args.amp.split(","):
-                loop, total = loop_seconds_per_iteration(classes, amp, args.epochs, args.steps_per_epoch, Path(tmp))
-                print(f"{classes} classes, amp {amp}: unav train {loop:.2f} s/it ({total} iterations)", flush=True)
-                rows.append([classes, amp, loop, None])
+                for mode in args.compile.split(","):
+                    loop, total, first = loop_seconds_per_iteration(classes, amp, mode, args.epochs,
+                                                                    args.steps_per_epoch, Path(tmp))
+                    print(f"{classes} classes, amp {amp}, compile {mode}: unav train {loop:.2f} s/it ({total} "
+                          f"iterations; first epoch {first:.0f} s)", flush=True)
+                    rows.append([classes, f"{amp}" + ("" if mode == "none" else f", compile {mode}"), loop, None])
             ref = restated_step(classes, args.steps_per_epoch)
             print(f"{classes} classes: re-stated step (fp32) {ref:.2f} s", flush=True)
             for row in rows:
                 row[3] = ref if row[0] == classes else row[3]
-    print("\n| classes | `unav train` amp | `unav train` s/it | re-stated fp32 step s | ratio |")
+    print("\n| classes | `unav train` amp (, compile) | `unav train` s/it | re-stated fp32 step s | ratio |")
     print("|---|---|---|---|---|")
     for classes, amp, loop, ref in rows:
         print(f"| {classes} | {amp} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")

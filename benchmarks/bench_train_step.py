@@ -3,6 +3,11 @@ math (tests/reference/official_unav.py), same configuration, same machine, one s
 
   python benchmarks/bench_train_step.py                 # the issue's two CPU configurations + batch 16 paper
   python benchmarks/bench_train_step.py --device cuda   # the same on a GPU (adds bf16)
+  python benchmarks/bench_train_step.py --device cuda --compile reduce-overhead   # + bf16 and torch.compile
+
+On CUDA the rows come in order of importance (the paper config at batch 16 first), each printed when measured, so
+a run stopped at a time limit keeps the figures that matter. A compiled row's step excludes its compilation
+(the first calls), which is printed beside it as `compile_s`.
 
 A step = forward + focal/DIoU loss + backward + AdamW update at T = 224 on random features (targets from a
 few random events). Peak memory is the process's peak RSS on CPU, torch.cuda.max_memory_allocated on GPU."""
@@ -26,7 +31,8 @@ CONFIGS = {
 }
 
 
-def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint: bool, bf16: bool) -> dict:
+def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint: bool, bf16: bool,
+        compile_mode: str = "none") -> dict:
     import torch
 
     sys.path.insert(0, str(REPO / "tests"))
@@ -48,6 +54,7 @@ def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint:
         m = cfg["model"]
         model = OfficialUnAV(num_classes, c=m["embd_dim"], dep_h=m["dependency"]["hidden"])
     model = model.to(dev).train()
+    net = model if compile_mode == "none" else torch.compile(model, mode=compile_mode, dynamic=False)
     opt = make_optimizer(model, 1e-4, 1e-4) if impl == "unav" else torch.optim.AdamW(model.parameters(), 1e-4)
     t = 224
     v = torch.randn(batch, 2048, t, device=dev)
@@ -63,10 +70,10 @@ def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint:
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             if impl == "unav":
-                out = model(v, a, mask)
+                out = net(v, a, mask)
                 cls, off, masks = out["cls_logits"], out["offsets"], out["masks"]
             else:
-                cls, off, masks = model(v, a, mask[:, None])
+                cls, off, masks = net(v, a, mask[:, None])
         losses = localization_losses([c.float() for c in cls], [o.float() for o in off], masks, cls_t, reg_t,
                                      100.0, cfg["train"], num_classes)
         opt.zero_grad(set_to_none=True)
@@ -77,8 +84,11 @@ def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(1 if compile_mode == "none" else 3):   # warm-up; compiled: compile, then CUDA-graph recording
+        step()
     sync()
+    warm_s = time.perf_counter() - start
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -90,12 +100,14 @@ def one(impl: str, config: str, batch: int, device: str, steps: int, checkpoint:
     peak = (torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
     return {"impl": impl, "config": config, "batch": batch, "device": device, "checkpoint": checkpoint,
-            "bf16": bf16, "step_s": min(times), "peak_gib": round(peak, 2), "threads": torch.get_num_threads()}
+            "bf16": bf16, "compile": compile_mode, "step_s": min(times), "peak_gib": round(peak, 2),
+            "threads": torch.get_num_threads(), **({} if compile_mode == "none" else {"compile_s": round(warm_s, 1)})}
 
 
-def measure(impl, config, batch, device, steps, checkpoint=False, bf16=False, mem_limit_gib=None) -> dict:
+def measure(impl, config, batch, device, steps, checkpoint=False, bf16=False, mem_limit_gib=None,
+            compile_mode="none") -> dict:
     cmd = [sys.executable, __file__, "--one", impl, config, str(batch), device, str(steps),
-           str(int(checkpoint)), str(int(bf16))]
+           str(int(checkpoint)), str(int(bf16)), compile_mode]
     env = dict(os.environ)
     preexec = None
     if mem_limit_gib:
@@ -106,42 +118,48 @@ def measure(impl, config, batch, device, steps, checkpoint=False, bf16=False, me
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
         return {"impl": impl, "config": config, "batch": batch, "device": device, "checkpoint": checkpoint,
-                "error": tail[0][:160]}
+                "bf16": bf16, "compile": compile_mode, "error": tail[0][:160]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--one", nargs=7, help=argparse.SUPPRESS)
+    p.add_argument("--one", nargs=8, help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu")
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--mem-limit-gib", type=float, default=22.0, help="per-measurement memory cap (CPU)")
     p.add_argument("--skip-official", action="store_true")
+    p.add_argument("--compile", default="none",
+                   help="comma-separated torch.compile modes (train.compile), each two rows of unav, paper config, "
+                        "batch 16 (bf16, then fp32); none: no compiled rows")
     args = p.parse_args()
     if args.one:
-        impl, config, batch, device, steps, ckpt, bf16 = args.one
-        print(json.dumps(one(impl, config, int(batch), device, int(steps), bool(int(ckpt)), bool(int(bf16)))))
+        impl, config, batch, device, steps, ckpt, bf16, compile_mode = args.one
+        print(json.dumps(one(impl, config, int(batch), device, int(steps), bool(int(ckpt)), bool(int(bf16)),
+                             compile_mode)))
         return
     lim = args.mem_limit_gib if args.device == "cpu" else None
-    plan = [("paper", 4, False), ("small", 16, False)]
-    rows = []
-    for config, batch, ckpt in plan:
-        for impl in (["official", "unav"] if not args.skip_official else ["unav"]):
-            rows.append(measure(impl, config, batch, args.device, args.steps, ckpt, mem_limit_gib=lim))
-            print(json.dumps(rows[-1]), flush=True)
-    rows.append(measure("unav", "paper", 16, args.device, 1, True, mem_limit_gib=lim))
-    print(json.dumps(rows[-1]), flush=True)
+    impls = ["official", "unav"] if not args.skip_official else ["unav"]
+    compiled = [m for m in args.compile.split(",") if m != "none"]
+    # (impl, config, batch, steps, checkpointing, bf16, compile), most important first
+    plan = []
     if args.device == "cuda":
-        for impl in ("official", "unav"):
-            rows.append(measure(impl, "paper", 16, args.device, args.steps, False, False))
-            print(json.dumps(rows[-1]), flush=True)
-        rows.append(measure("unav", "paper", 16, args.device, args.steps, False, True))
+        plan += [(impl, "paper", 16, args.steps, False, False, "none") for impl in impls]
+        plan += [("unav", "paper", 16, args.steps, False, True, "none")]
+    plan += [("unav", "paper", 16, args.steps, False, bf16, mode) for mode in compiled for bf16 in (True, False)]
+    plan += [(impl, config, batch, args.steps, False, False, "none")
+             for config, batch in (("paper", 4), ("small", 16)) for impl in impls]
+    plan += [("unav", "paper", 16, 1, True, False, "none")]
+    rows = []
+    for impl, config, batch, steps, ckpt, bf16, mode in plan:
+        rows.append(measure(impl, config, batch, args.device, steps, ckpt, bf16, lim, mode))
         print(json.dumps(rows[-1]), flush=True)
-    print("\n| config | batch | impl | checkpointing | bf16 | step (s) | peak (GiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| config | batch | impl | checkpointing | bf16 | compile | step (s) | peak (GiB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        val = f"{r['step_s']:.2f} | {r['peak_gib']}" if "step_s" in r else f"error: {r['error']} | -"
-        print(f"| {r['config']} | {r['batch']} | {r['impl']} | {r['checkpoint']} | {r.get('bf16', False)} | {val} |")
+        val = f"{r['step_s']:.3f} | {r['peak_gib']}" if "step_s" in r else f"error: {r['error']} | -"
+        print(f"| {r['config']} | {r['batch']} | {r['impl']} | {r['checkpoint']} | {r.get('bf16', False)} | "
+              f"{r.get('compile', 'none')} | {val} |")
 
 
 if __name__ == "__main__":

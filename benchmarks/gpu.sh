@@ -32,12 +32,13 @@ run() {   # run NAME LIMIT_S COMMAND...: one benchmark, its log in $out/NAME.log
   echo "== $name: exit $rc after $(( $(date +%s) - start )) s"
 }
 
-# Training step, paper config: fp32 unav vs the re-statement, bf16, checkpointing (batch 4 and 16).
-run train_step 170 $py benchmarks/bench_train_step.py --device cuda --steps 10
+# Training step, paper config, batch 16: fp32 unav vs the re-statement, bf16, then torch.compile (bf16, fp32);
+# then batch 4, the small config and checkpointing (rows print as measured: a stop at the limit keeps the first).
+run train_step 240 $py benchmarks/bench_train_step.py --device cuda --steps 10 --compile reduce-overhead
 # Extraction end to end on the three real clips, whole: s per video-second and GPU idle share, per precision.
 run e2e 110 $py benchmarks/bench_extract_end_to_end.py --device cuda --seconds 0 --precision fp32,tf32,bf16 \
   --video "$UNAV_SHARED"/media/*.mp4
 # Feature deviation of tf32 / bf16 from fp32 per stream on the real clips.
-run precision 80 $py benchmarks/bench_precision.py --device cuda --seconds 2
+run precision 70 $py benchmarks/bench_precision.py --device cuda --seconds 2
 # The bf16 training mode against fp32 at the paper's widths: mAP after the same steps, and speed.
-run amp 130 $py benchmarks/bench_amp.py --device cuda --paper --seeds 1,2
+run amp 120 $py benchmarks/bench_amp.py --device cuda --paper --seeds 1,2
