@@ -8,7 +8,9 @@
 Each row: synthetic UnAV-layout features (`unav.data.synthetic`, videos of 230-300 rows, so every training
 sample is a 224-row crop) with that many classes, `unav train` run as a user runs it (a subprocess; DataLoader
 workers, EMA, clipping, checkpoints each epoch, no validation), its s/it taken from the epochs after the first
-(`metrics.jsonl`: seconds / steps); then the re-statement's fp32 step at the same widths and classes. With
+(`metrics.jsonl`: seconds / steps; 6 steps per epoch by default: an epoch's loader start — workers forked, their
+first batches read while the first steps run — is charged to 6 steps here, to about 400 in a UnAV-100 epoch at
+batch 16); then the re-statement's fp32 step at the same widths and classes. With
 `--amp none,bf16` each class count also gets a row for `train.amp=bf16` (autocast; on a CPU without bf16
 instructions it is emulated and slower); with `--compile` each amp row is repeated per train.compile mode (the
 first epoch, left out of s/it, then includes the compilation; its time is printed)."""
@@ -58,7 +60,7 @@ def restated_step(classes: int, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--steps-per-epoch", type=int, default=3)
+    ap.add_argument("--steps-per-epoch", type=int, default=6)
     ap.add_argument("--classes", default="20,100")
     ap.add_argument("--amp", default="none", help="comma-separated train.amp values, each a row")
     ap.add_argument("--compile", default="none", help="comma-separated train.compile values, each a row per amp")

@@ -19,6 +19,22 @@ def test_backwards_match_finite_differences(t):
     assert torch.autograd.gradcheck(depthwise_k3, (x, w))
 
 
+@pytest.mark.parametrize("n, t", [(1, 1), (1, 4), (3, 1), (3, 2), (3, 6)])
+def test_depthwise_on_grouped_sequences_equals_per_sequence_conv1d(n, t):
+    # x [N, T, G, C]: G sequences per item share the kernel; the weight gradient sums over all of them, and no
+    # product may pair the last step of one item with the first of the next.
+    g = torch.Generator().manual_seed(10 * n + t)
+    x = torch.randn(n, t, 4, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(5, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(depthwise_k3, (x, w))
+    seqs = x.permute(0, 2, 3, 1).reshape(n * 4, 5, t)                                # [N*G, C, T]
+    ref = F.conv1d(seqs, w[:, None], padding=1, groups=5).view(n, 4, 5, t).permute(0, 3, 1, 2)
+    ours = depthwise_k3(x, w)
+    torch.testing.assert_close(ours, ref)
+    grad = torch.randn_like(ref)
+    torch.testing.assert_close(torch.autograd.grad(ours, (x, w), grad), torch.autograd.grad(ref, (x, w), grad))
+
+
 def test_stack_and_sum_layouts():
     x = torch.arange(1.0, 4.0).view(1, 3, 1)                                        # rows 1, 2, 3
     assert taps_stack(x)[0].tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 0]]

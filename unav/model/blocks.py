@@ -31,9 +31,14 @@ class ChannelLayerNorm(nn.Module):
         return F.layer_norm(x, (x.shape[-1],), self.weight.view(-1), self.bias.view(-1), self.eps)
 
 
+def row_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A bool mask `# [B, T]` (or `# [B]`) as x's dtype, broadcastable to x `# [B, T, (G,) C]`."""
+    return mask.view(mask.shape + (1,) * (x.ndim - mask.ndim)).to(x.dtype)
+
+
 def apply_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Zero the invalid rows of x `# [B, T, C]` (mask `# [B, T]`, None = all valid)."""
-    return x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+    """Zero the invalid rows of x `# [B, T, (G,) C]` (mask `# [B, T]`, None = all valid)."""
+    return x if mask is None else x * row_mask(mask, x)
 
 
 def conv_k3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -112,20 +117,23 @@ class Scale(nn.Module):
 
 
 class AffineDropPath(nn.Module):
-    """Per-channel learned scale (init 1e-4, shaped [1, C, 1] as released) then stochastic depth while training."""
+    """Per-channel learned scale (init 1e-4, shaped [1, C, 1] as released) then stochastic depth while training:
+    each sequence (each (video, group) of a grouped `# [B, T, G, C]` input) is dropped whole."""
 
     def __init__(self, num_channels: int, drop_prob: float = 0.0, init: float = 1e-4):
         super().__init__()
         self.scale = nn.Parameter(init * torch.ones(1, num_channels, 1))
         self.drop_prob = drop_prob
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C]
-        x = self.scale.view(-1) * x
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, (G,) C]
+        scale = self.scale.view(-1)
         if self.drop_prob == 0.0 or not self.training:
-            return x
+            return scale * x
         keep = 1.0 - self.drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        return x / keep * torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        shape = (x.shape[0], 1, *x.shape[2:-1], 1)                                       # [B, 1, (G,) 1]
+        kept = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        # Scale, drop and rescale folded into one [B, 1, (G,) C] factor: one pass over x instead of three.
+        return x * (scale * (kept / keep))
 
 
 def sinusoid_table(length: int, dim: int) -> torch.Tensor:
@@ -166,12 +174,13 @@ class MaskedConvAttention(nn.Module):
         self.attn_pdrop = attn_pdrop
         self.proj_drop = nn.Dropout(proj_pdrop)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C] -> [B, nh, T, C/nh]
-        b, t, c = x.shape
-        return x.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, (G,) C] -> [B, (G *) nh, T, C/nh]
+        b, t, c = x.shape[0], x.shape[1], x.shape[-1]
+        return x.reshape(b, t, -1, c // self.n_head).transpose(1, 2)
 
     def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None, seq_mask: bool = False):
-        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask; None: all valid) -> out [B, T', C], out_mask
+        # kv, q [B, T, C] or grouped [B, T, G, C] (G independent sequences per video sharing its mask, attending
+        # as G heads); mask [B, T] (or [B] with seq_mask; None: all valid) -> out like q (T' rows), out_mask
         conv_mask = mask[:, None].expand(-1, q.shape[1]) if (seq_mask and mask is not None) else mask
         qq, q_mask = self.query_conv(q, conv_mask)
         kk, kv_mask = self.key_conv(kv, conv_mask)
@@ -179,7 +188,6 @@ class MaskedConvAttention(nn.Module):
         qq = _linear1x1(self.query_norm(qq), self.query)
         kk = _linear1x1(self.key_norm(kk), self.key)
         vv = _linear1x1(self.value_norm(vv), self.value)
-        b, tq, c = qq.shape
         attn_mask = None if (seq_mask or kv_mask is None) else kv_mask[:, None, None, :]  # [B, 1, 1, Tk]
         qh, kh, vh = self._heads(qq), self._heads(kk), self._heads(vv)
         dropout = self.attn_pdrop if self.training else 0.0
@@ -190,12 +198,11 @@ class MaskedConvAttention(nn.Module):
                                                      dropout_p=dropout)
         else:
             out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=attn_mask, dropout_p=dropout)  # [B, nh, Tq, hd]
-        out = out.transpose(1, 2).reshape(b, tq, c)
+        out = out.transpose(1, 2).reshape(qq.shape)
         out = self.proj_drop(_linear1x1(out, self.proj))
         if mask is None:
             return out, None
-        keep = mask.view(-1, 1, 1) if seq_mask else q_mask.unsqueeze(-1)
-        return out * keep.to(out.dtype), (mask if seq_mask else q_mask)
+        return out * row_mask(mask if seq_mask else q_mask, out), (mask if seq_mask else q_mask)
 
 
 class TransformerBlock(nn.Module):
@@ -222,13 +229,14 @@ class TransformerBlock(nn.Module):
         return drop2(_linear1x1(drop1(act(_linear1x1(x, fc1))), fc2))
 
     def forward(self, kv: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None, seq_mask: bool = False):
-        # kv, q [B, T, C]; mask [B, T] (or [B] with seq_mask; None: all valid) -> [B, T', C], mask
+        # kv, q [B, T, C] or grouped [B, T, G, C] (see MaskedConvAttention); mask [B, T] (or [B] with seq_mask;
+        # None: all valid) -> like q with T' rows, mask
         out, out_mask = self.attn(self.ln11(kv), self.ln12(q), mask, seq_mask=seq_mask)
         skip = max_pool_skip(kv, self.stride) if self.stride > 1 else kv
         if mask is None:
             out = skip + self.drop_path_attn(out)
             return out + self.drop_path_mlp(self._mlp(self.ln2(out))), None
-        m = (mask.view(-1, 1, 1) if seq_mask else out_mask.unsqueeze(-1)).to(out.dtype)
+        m = row_mask(mask if seq_mask else out_mask, out)
         out = skip * m + self.drop_path_attn(out)
         out = out + self.drop_path_mlp(self._mlp(self.ln2(out)) * m)
         return out, out_mask
