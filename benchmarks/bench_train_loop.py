@@ -4,6 +4,7 @@
   python benchmarks/bench_train_loop.py                # D 128, dependency width 32, batch 16, T 224, CPU
   python benchmarks/bench_train_loop.py --amp none,bf16   # also the bf16 speed mode (train.amp=bf16)
   python benchmarks/bench_train_loop.py --compile none,default   # also torch.compile (train.compile)
+  python benchmarks/bench_train_loop.py --repeats 3     # every measurement 3 times, alternating; median ratio
 
 Each row: synthetic UnAV-layout features (`unav.data.synthetic`, videos of 230-300 rows, so every training
 sample is a 224-row crop) with that many classes, `unav train` run as a user runs it (a subprocess; DataLoader
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,7 @@ def loop_seconds_per_iteration(classes: int, amp: str, compile_mode: str, epochs
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     later = rows[1:] or rows
     steps = [b["step"] - a["step"] for a, b in zip(rows, rows[1:])] or [rows[0]["step"]]
+    shutil.rmtree(run)   # a repeat trains this row again from scratch
     return sum(r["seconds"] for r in later) / sum(steps), rows[-1]["step"], rows[0]["seconds"]
 
 
@@ -64,25 +68,36 @@ def main() -> None:
     ap.add_argument("--classes", default="20,100")
     ap.add_argument("--amp", default="none", help="comma-separated train.amp values, each a row")
     ap.add_argument("--compile", default="none", help="comma-separated train.compile values, each a row per amp")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="measure every row and the re-statement this many times, alternating, and summarise the "
+                         "ratios (a shared host drifts by 10-20 %% between minutes)")
     args = ap.parse_args()
-    rows = []
+    rows = []   # [repeat, classes, mode, unav s/it, re-stated s]
     with tempfile.TemporaryDirectory(prefix="unav-loop-") as tmp:
-        for classes in (int(c) for c in args.classes.split(",")):
-            for amp in args.amp.split(","):
-                for mode in args.compile.split(","):
-                    loop, total, first = loop_seconds_per_iteration(classes, amp, mode, args.epochs,
-                                                                    args.steps_per_epoch, Path(tmp))
-                    print(f"{classes} classes, amp {amp}, compile {mode}: unav train {loop:.2f} s/it ({total} "
-                          f"iterations; first epoch {first:.0f} s)", flush=True)
-                    rows.append([classes, f"{amp}" + ("" if mode == "none" else f", compile {mode}"), loop, None])
-            ref = restated_step(classes, args.steps_per_epoch)
-            print(f"{classes} classes: re-stated step (fp32) {ref:.2f} s", flush=True)
-            for row in rows:
-                row[3] = ref if row[0] == classes else row[3]
-    print("\n| classes | `unav train` amp (, compile) | `unav train` s/it | re-stated fp32 step s | ratio |")
-    print("|---|---|---|---|---|")
-    for classes, amp, loop, ref in rows:
-        print(f"| {classes} | {amp} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")
+        for repeat in range(1, args.repeats + 1):
+            for classes in (int(c) for c in args.classes.split(",")):
+                mine = []
+                for amp in args.amp.split(","):
+                    for mode in args.compile.split(","):
+                        loop, total, first = loop_seconds_per_iteration(classes, amp, mode, args.epochs,
+                                                                        args.steps_per_epoch, Path(tmp))
+                        print(f"[{repeat}] {classes} classes, amp {amp}, compile {mode}: unav train {loop:.2f} s/it "
+                              f"({total} iterations; first epoch {first:.0f} s)", flush=True)
+                        mine.append([repeat, classes, f"{amp}" + ("" if mode == "none" else f", compile {mode}"),
+                                     loop])
+                ref = restated_step(classes, args.steps_per_epoch)
+                print(f"[{repeat}] {classes} classes: re-stated step (fp32) {ref:.2f} s", flush=True)
+                rows += [row + [ref] for row in mine]
+    print("\n| run | classes | `unav train` amp (, compile) | `unav train` s/it | re-stated fp32 step s | ratio |")
+    print("|---|---|---|---|---|---|")
+    for repeat, classes, mode, loop, ref in rows:
+        print(f"| {repeat} | {classes} | {mode} | {loop:.2f} | {ref:.2f} | {loop / ref:.2f}x |")
+    if args.repeats > 1:
+        print("\n| classes | `unav train` amp (, compile) | ratio, median (range) over runs |")
+        print("|---|---|---|")
+        for key in dict.fromkeys((classes, mode) for _, classes, mode, _, _ in rows):
+            ratios = sorted(loop / ref for _, c, m, loop, ref in rows if (c, m) == key)
+            print(f"| {key[0]} | {key[1]} | {statistics.median(ratios):.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}) |")
 
 
 if __name__ == "__main__":
