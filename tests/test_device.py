@@ -28,3 +28,15 @@ def test_device_names_are_checked():
     if not torch.cuda.is_available():
         with pytest.raises(UnavError, match="no CUDA device"):
             resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(native, monkeypatch, caplog):
+    import unav.device
+
+    monkeypatch.setattr(unav.device, "cpu_has_bf16", lambda: native)
+    with caplog.at_level("WARNING"):
+        warned = unav.device.warn_if_bf16_emulated("cpu", "train.amp bf16", "train.amp none")
+    assert warned is (not native)
+    assert ("emulated and slower than fp32; use train.amp none here" in caplog.text) is (not native)
+    assert unav.device.warn_if_bf16_emulated("meta", "train.amp bf16", "train.amp none") is False   # not a CPU

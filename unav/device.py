@@ -1,6 +1,7 @@
 """One device helper for every command: `auto | cpu | cuda | cuda:N`, checked against what the machine has."""
 from __future__ import annotations
 
+import logging
 import re
 
 import torch
@@ -36,3 +37,14 @@ def cpu_has_bf16() -> bool:
         return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def warn_if_bf16_emulated(device: torch.device | str, setting: str, instead: str) -> bool:
+    """Log a warning when bf16 was asked for (`setting`, e.g. "train.amp bf16") on a CPU that would emulate it;
+    `instead` is the setting that is faster there. Returns whether it warned."""
+    if torch.device(device).type != "cpu" or cpu_has_bf16():
+        return False
+    logging.getLogger(__name__).warning(
+        "%s: this CPU has no bf16 instructions (AVX-512 BF16 / AMX), so bf16 is emulated and slower than fp32; "
+        "use %s here", setting, instead)
+    return True

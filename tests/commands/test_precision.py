@@ -25,6 +25,20 @@ def test_the_flag_reaches_the_settings(name, first, capsys):
     assert "invalid choice: 'fp16'" in capsys.readouterr().err
 
 
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch, caplog):
+    import unav.device
+
+    monkeypatch.setattr(unav.device, "cpu_has_bf16", lambda: False)
+    parser, _ = command_parser("extract")
+    with caplog.at_level("WARNING"):
+        extractor_settings(parser.parse_args(["v.mp4", "--out-dir", "o", "--device", "cpu"]), ("rgb",), progress=False)
+        assert "bf16" not in caplog.text
+        extractor_settings(parser.parse_args(["v.mp4", "--out-dir", "o", "--device", "cpu", "--precision", "bf16"]),
+                           ("rgb",), progress=False)
+    assert "--precision bf16: this CPU has no bf16 instructions" in caplog.text
+    assert "use --precision fp32 here" in caplog.text
+
+
 def test_the_shard_jobs_take_it():
     import argparse
 

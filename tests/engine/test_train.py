@@ -61,6 +61,19 @@ def test_loader_workers_are_not_sent_the_features(synthetic, tmp_path):
         assert (sent * 100 < feature_bytes) if workers else (sent * 3 > feature_bytes)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(synthetic, tmp_path, monkeypatch, caplog, native):
+    import unav.device
+    from unav.engine.train import Trainer
+
+    monkeypatch.setattr(unav.device, "cpu_has_bf16", lambda: native)
+    ann_path, feats = synthetic
+    with caplog.at_level("WARNING"):
+        Trainer(tiny_cfg(train={"amp": "bf16", "device": "cpu"}), load_annotations(ann_path), feats, tmp_path / "r",
+                progress=False)
+    assert ("train.amp bf16: this CPU has no bf16 instructions" in caplog.text) is (not native)
+
+
 def test_training_beats_a_shuffled_label_baseline(synthetic, trained, tmp_path):
     ann_path, feats = synthetic
     avg, chance = map_and_chance(trained / "best.pt", ann_path, feats, tmp_path / "pred.json")

@@ -73,7 +73,7 @@ def check_device_and_frames(args: argparse.Namespace, computes_raft: bool) -> No
 def extractor_settings(args: argparse.Namespace, streams: tuple[str, ...], progress: bool,
                        **values: Any) -> ExtractSettings:
     """ExtractSettings of the shared options; `values` sets the others (hop_seconds, a resolved batch size)."""
-    from ..device import resolve_device
+    from ..device import resolve_device, warn_if_bf16_emulated
     from ..features.settings import ExtractSettings
 
     # the device it runs on, not "auto": the provenance says where the features were computed
@@ -83,4 +83,6 @@ def extractor_settings(args: argparse.Namespace, streams: tuple[str, ...], progr
                   flow_method=args.flow_method, flow_updates=args.flow_updates, raft_weights=args.raft_weights,
                   dis_preset=args.dis_preset, crop=args.crop, min_side=args.min_side, reencode=args.reencode,
                   precision=args.precision)
+    if args.precision == "bf16":
+        warn_if_bf16_emulated(shared["device"], "--precision bf16", "--precision fp32")
     return ExtractSettings(streams=streams, progress=progress, **{**shared, **values})

@@ -21,7 +21,7 @@ from ..data.annotations import Annotations
 from ..data.dataset import UnavDataset, collate_fn
 from ..data.features import check_provenance
 from ..data.targets import assign_targets_batch, make_points
-from ..device import cpu_has_bf16, resolve_device
+from ..device import resolve_device, warn_if_bf16_emulated
 from ..errors import UnavError
 from ..io import remove_stale_temporaries, save_torch, write_text
 from ..model.checkpoint import FORMAT
@@ -103,9 +103,8 @@ class Trainer:
             self.net = torch.compile(self.net, mode=t["compile"], dynamic=False)
         self.optimizer = make_optimizer(self.model, t["lr"], t["weight_decay"])
         self.bf16 = t["amp"] == "bf16"
-        if self.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
-            log.warning("train.amp bf16: this CPU has no bf16 instructions (AVX-512 BF16 / AMX), so bf16 is "
-                        "emulated and slower than fp32; use train.amp none here")
+        if self.bf16:
+            warn_if_bf16_emulated(self.device, "train.amp bf16", "train.amp none")
         self.sampler = (DistributedSampler(self.train_set, self.world, self.rank, shuffle=True, seed=seed,
                                            drop_last=True) if self.world > 1 else None)
         self.loader = self._loader()
