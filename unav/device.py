@@ -32,10 +32,9 @@ def resolve_device(name: str, option: str = "device") -> torch.device:
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bf16 matrix instructions (AVX-512 BF16 or AMX). oneDNN's own `bf16 supported` flag is
     not this: it is also true on plain AVX-512, where bf16 is emulated and a training step runs twice as slow."""
-    cpu = getattr(torch, "cpu", None)
     try:
-        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):   # a torch build without these probes
         return False
 
 
