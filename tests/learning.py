@@ -7,7 +7,7 @@ from pathlib import Path
 
 from unav.data.annotations import load_annotations
 from unav.demo import shuffled_label_baseline
-from unav.engine.infer import database_of, predict_checkpoint
+from unav.engine.infer import predict_checkpoint
 from unav.evaluation.metrics import evaluate_detections
 
 
@@ -16,5 +16,5 @@ def map_and_chance(checkpoint: Path, ann_path: Path, feats: Path, out: Path) -> 
     predict_checkpoint(str(checkpoint), str(ann_path), str(feats), "test", str(out), device="cpu", progress=False)
     results = json.loads(out.read_text())["results"]
     ann = load_annotations(ann_path)
-    db = database_of(ann)
+    db = ann.database
     return evaluate_detections(db, results, "test")["average_mAP"], shuffled_label_baseline(db, results, ann.classes)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import CONFIG_DIR, load_config
 from .data.annotations import load_annotations
-from .engine.infer import database_of, predict_checkpoint
+from .engine.infer import predict_checkpoint
 from .io import write_json
 from .evaluation.metrics import evaluate_detections, format_table
 from .views.timeline import plot_prediction_timeline
@@ -44,7 +44,7 @@ def run_demo(out: str | Path, num_videos: int = 120, epochs: int | None = None, 
     predict_checkpoint(str(run_dir / "best.pt"), str(ann_path), str(feat_dir), "test", str(pred_path), device="cpu",
                        progress=progress)
     results = json.loads(pred_path.read_text())["results"]
-    database = database_of(ann)
+    database = ann.database   # the file's own numbers, as `unav evaluate` uses them
     metrics = evaluate_detections(database, results, split="test")
     metrics["shuffled_label_baseline_average_mAP"] = shuffled_label_baseline(database, results, ann.classes, seed)
     metrics["data"] = "synthetic features (unav demo), random extractor weights: not comparable to the paper"

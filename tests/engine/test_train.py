@@ -74,6 +74,28 @@ def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(synthetic, tmp_path, mon
     assert ("train.amp bf16: this CPU has no bf16 instructions" in caplog.text) is (not native)
 
 
+def test_validation_scores_against_the_files_own_numbers(synthetic, tmp_path):
+    # Ground truth [0, 0.1] s against a prediction [0, 0.2] s: in the file's float64 numbers the tIoU is
+    # 0.49999999999999994, a miss at 0.5 (as `unav evaluate` counts it); rounded to the float32 copies the model
+    # trains on it becomes 0.5, a hit. The per-epoch validation mAP (which picks best.pt) must count the miss.
+    from unav.engine.train import Trainer
+
+    ann_path, feats = synthetic
+    doc = json.loads(Path(ann_path).read_text())
+    val = sorted(v for v, e in doc["database"].items() if e["subset"] == "validation")
+    for vid in val[1:]:
+        doc["database"][vid]["subset"] = "train"
+    target = doc["database"][val[0]]
+    label = target["annotations"][0]
+    target["annotations"] = [{"segment": [0.0, 0.1], "label": label["label"], "label_id": label["label_id"]}]
+    ann_file = tmp_path / "annotations.json"
+    write_json(ann_file, doc)
+    trainer = Trainer(tiny_cfg(), load_annotations(ann_file), feats, tmp_path / "run", progress=False)
+    metrics = trainer.score({val[0]: [{"segment": [0.0, 0.2], "label_id": label["label_id"], "score": 0.9}]})
+    assert metrics["num_classes"] == 1
+    assert metrics["mAP"][3] == 1.0 and metrics["mAP"][4] == 0.0, metrics["mAP"]   # thresholds 0.4 and 0.5
+
+
 def test_training_beats_a_shuffled_label_baseline(synthetic, trained, tmp_path):
     ann_path, feats = synthetic
     avg, chance = map_and_chance(trained / "best.pt", ann_path, feats, tmp_path / "pred.json")

@@ -1,22 +1,11 @@
 """Inference over a dataset split: model outputs -> decode + Soft-NMS -> seconds -> predictions.json entries."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch.utils.data import DataLoader
 
-from ..data.annotations import Annotations
 from ..data.dataset import UnavDataset, collate_fn
 from ..evaluation.postprocess import decode_video, grid_to_seconds, to_results
-
-
-def database_of(ann: Annotations) -> dict[str, Any]:
-    """The annotation file's "database" mapping rebuilt from validated annotations (for the evaluator)."""
-    return {vid: {"subset": v.subset, "duration": v.duration,
-                  "annotations": [{"segment": [float(s), float(e)], "label": lab, "label_id": int(i)}
-                                  for (s, e), lab, i in zip(v.segments.tolist(), v.labels, v.label_ids.tolist())]}
-            for vid, v in ann.videos.items()}
 
 
 @torch.no_grad()

@@ -262,15 +262,21 @@ class Trainer:
 
     def validate(self) -> dict | None:
         """mAP of the EMA weights on `train.eval_split` (None when there is no validation split)."""
-        from .infer import database_of, predict_dataset
-        from ..evaluation.metrics import evaluate_detections
+        from .infer import predict_dataset
 
         if self.val_set is None:
             return None
         results = predict_dataset(self.ema.module, self.val_set, self.ann.classes, self.cfg, self.device,
                                   progress=False)
-        metrics = evaluate_detections(database_of(self.ann), results, split=self.cfg["train"]["eval_split"])
-        return metrics
+        return self.score(results)
+
+    def score(self, results: dict[str, list[dict]]) -> dict:
+        """mAP of `results` on `train.eval_split`, as `unav evaluate` computes it: against the annotation file's
+        own numbers (float64), not the float32 copies the model trains on, so a tIoU on a threshold (and with it
+        the choice of best.pt) cannot flip."""
+        from ..evaluation.metrics import evaluate_detections
+
+        return evaluate_detections(self.ann, results, split=self.cfg["train"]["eval_split"])
 
     def fit(self) -> dict:
         """Train the remaining epochs; after each, validate, write last.pt (and best.pt when it improved),
