@@ -59,6 +59,16 @@ def test_extract_settings_reproduce_the_checkpoint_exactly(checkpoints):
     assert extract_settings(audio, "ck.pt", progress=False).streams == ("vggish",)   # only what the model reads
 
 
+def test_features_without_audio_decode_are_reproduced_with_the_direct_decode(checkpoints):
+    # Features extracted before the setting existed decoded the container directly; the release used ADTS.
+    ckpt = torch.load(checkpoints["av"], weights_only=True)
+    settings = recorded_settings(ckpt, "ck.pt")
+    assert settings["audio_decode"] == "adts"
+    legacy = {**ckpt, "feature_provenance": {k: v for k, v in settings.items() if k != "audio_decode"}}
+    assert extract_settings(legacy, "ck.pt", progress=False).audio_decode == "direct"
+    assert recorded_settings({"feature_provenance": {"settings": "unav100-released"}}, "ck.pt")["audio_decode"] == "adts"
+
+
 def test_model_grid_and_streams_must_match(checkpoints):
     settings = recorded_settings(torch.load(checkpoints["av"], weights_only=True), "ck.pt")
     with pytest.raises(UnavError, match="feature grid"):

@@ -184,3 +184,25 @@ def test_flow_file_gives_the_same_features(tmp_path):
     with pytest.raises(UnavError, match="min side"):
         extract_video(video, tmp_path / "c", streams=("flow",), flow_file=tmp_path / "clip.flow",
                       **{**FAST, "min_side": 48})
+
+
+def test_audio_decode_route_is_a_recorded_vggish_setting(media_dir, tmp_path):
+    """The real UnAV-100 clip's MP4 edit list hides 1,024 AAC priming samples: `--audio-decode adts` (the
+    default, the released features' route) keeps them, `direct` does not; every VGGish row moves 23 ms, and the
+    provenance records which route made the file."""
+    from unav.cli import main
+    from unav.features.vggish import vggish_rows
+
+    clip = media_dir / "--HuBNHXu9I.mp4"
+    feats = {}
+    for route in ("adts", "direct"):
+        out = tmp_path / route
+        assert main(["extract", "--streams", "vggish", "--weights", "random", "--device", "cpu", "--audio-decode",
+                     route, "--out-dir", str(out), "-q", "--", str(clip)]) == 0
+        assert json.loads((out / "--HuBNHXu9I.json").read_text())["settings"]["audio_decode"] == route
+        feats[route] = np.load(out / "--HuBNHXu9I_vggish.npy")
+    assert feats["adts"].shape == (vggish_rows(2647040, 44100), 128)
+    assert feats["direct"].shape == (vggish_rows(2646000, 44100), 128)
+    rows = min(len(feats["adts"]), len(feats["direct"]))
+    a, d = feats["adts"][:rows], feats["direct"][:rows]
+    assert np.linalg.norm(a - d) / np.linalg.norm(a) > 1e-3

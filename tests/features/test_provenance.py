@@ -69,3 +69,4 @@ def test_every_setting_says_which_streams_it_shapes() -> None:
                                    "progress"}
     assert {k for k, v in SETTING_STREAMS.items() if not v} == set(EXECUTION_KEYS)
     assert SETTING_STREAMS["hop_seconds"] == ("vggish",) and SETTING_STREAMS["flow_updates"] == ("flow",)
+    assert SETTING_STREAMS["audio_decode"] == ("vggish",)

@@ -1,6 +1,7 @@
 """16 kHz mono audio: reference sample counts, channel mean, resampling to int(L*16000/sr), missing audio."""
 from __future__ import annotations
 
+import wave as wav_io
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,34 @@ def test_reference_sample_counts(media_dir: Path) -> None:
     assert pcm.shape == (800768, 1) and pcm.dtype == np.int16 and sr == 44100
     wave = load_audio_16k(media_dir / "v_ZNVhz7ctTq0.mp4")
     assert wave.shape == (int(619520 * 16000 / 44100),) and wave.dtype == np.float32
+    # The real UnAV-100 clip's edit list hides the AAC encoder's 1,024 priming samples (and 16 at the end): the
+    # reference's ADTS route keeps them, a direct decode of the container does not.
     stereo, _ = decode_pcm(media_dir / "--HuBNHXu9I.mp4")
-    assert stereo.shape[1] == 2
+    direct, _ = decode_pcm(media_dir / "--HuBNHXu9I.mp4", route="direct")
+    assert stereo.shape == (2647040, 2) and direct.shape == (2646000, 2)
+    assert np.array_equal(stereo[1024:1024 + len(direct)], direct)
+
+
+def reference_wav(clip: Path, folder: Path) -> np.ndarray:
+    """features.md §2.1 literally: `-acodec copy <stem>.aac`, then `<stem>.aac -> <stem>.wav` (16-bit PCM)."""
+    aac, wav = folder / f"{clip.stem}.aac", folder / f"{clip.stem}.wav"
+    run_ffmpeg(["-loglevel", "panic", "-y", "-i", "file:" + str(clip), "-acodec", "copy", "file:" + str(aac)])
+    run_ffmpeg(["-loglevel", "panic", "-y", "-i", "file:" + str(aac), "file:" + str(wav)])
+    with wav_io.open(str(wav)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+
+
+def test_aac_is_decoded_as_the_reference_decodes_it(media_dir: Path, tmp_path: Path) -> None:
+    made = tmp_path / "made.mp4"   # ffmpeg's own AAC in MP4: an edit list skips the priming samples
+    run_ffmpeg(["-y", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=44100:duration=1.5",
+                "-c:a", "aac", "file:" + str(made)])
+    lengths = {}
+    for clip in [*sorted(media_dir.glob("*.mp4")), made]:
+        pcm, _ = decode_pcm(clip)
+        assert np.array_equal(pcm, reference_wav(clip, tmp_path)), clip.name
+        lengths[clip.name] = len(pcm) - len(decode_pcm(clip, route="direct")[0])
+    assert lengths == {"--HuBNHXu9I.mp4": 1040, "v_GGSY1Qvo990.mp4": 0, "v_ZNVhz7ctTq0.mp4": 0,
+                       "made.mp4": lengths["made.mp4"]} and lengths["made.mp4"] >= 1024
 
 
 def test_channel_mean_and_resampling(tmp_path: Path) -> None:

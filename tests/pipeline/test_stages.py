@@ -283,6 +283,24 @@ def test_precision_reruns_its_stages_and_files_without_it_count_as_fp32(tree):
     assert statuses(rows, GOOD["features"]) == {"failed"} and "precision ('fp32'" in rows["a"].reason
 
 
+def test_vggish_parts_without_audio_decode_are_recomputed_and_visual_parts_are_not(tree):
+    """VGGish features written before the audio_decode setting existed decoded the container directly (its edit
+    list applied); the default now is the reference's ADTS route, so those parts are stale. The setting shapes
+    VGGish only: flow and I3D parts that do not record it stay current."""
+    for path in [*Path("parts").rglob("*.json"), *Path("feats").glob("*.json")]:
+        doc = json.loads(path.read_text())
+        assert doc["settings"].pop("audio_decode") == "adts"
+        stamp = path.stat().st_mtime_ns
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        os.utime(path, ns=(stamp, stamp))
+    assert statuses(stage("flow"), GOOD["flow"]) == {"cached"}
+    assert statuses(stage("i3d"), GOOD["i3d"]) == {"cached"}
+    assert statuses(stage("vggish"), GOOD["vggish"]) == {"done"}
+    assert json.loads(Path("parts/vggish/a.json").read_text())["settings"]["audio_decode"] == "adts"
+    assert statuses(stage("features"), GOOD["features"]) == {"done"}
+    assert json.loads(Path("feats/a.json").read_text())["settings"]["audio_decode"] == "adts"
+
+
 # ---- trim ----------------------------------------------------------------------------------------------------
 def test_trim_cached_until_its_window_or_download_changes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

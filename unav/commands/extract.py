@@ -32,7 +32,7 @@ def _streams(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..features.settings import STREAMS
+    from ..features.settings import AUDIO_DECODES, STREAMS
 
     parser.add_argument("videos", nargs="+", metavar="VIDEO",
                         help="input video file(s); id = file stem (for names starting with '-' write ./NAME "
@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           several_devices="a comma-separated list (cuda:0,cuda:1) or cuda:all runs one worker "
                                           "process per device, each taking the next video when free")
     parser.add_argument("--hop", type=number(0.01), default=0.32, help="VGGish example hop in seconds (default: 0.32, UnAV's)")
+    parser.add_argument("--audio-decode", choices=AUDIO_DECODES, default="adts",
+                        help="how VGGish reads the soundtrack: adts (default), the released features' route: an AAC "
+                             "track stream-copied to raw ADTS and decoded, so the encoder's priming samples (about "
+                             "23 ms) stay at the start; direct, the container's timeline (its edit list applied; "
+                             "what features written before this option hold)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     check_device_and_frames(args, computes_raft="flow" in args.streams and flows is None
                             and args.flow_method == "raft")
     settings = extractor_settings(args, args.streams, progress=show_progress(args),
-                                  hop_seconds=args.hop)
+                                  hop_seconds=args.hop, audio_decode=args.audio_decode)
     if len(devices) > 1:
         result = extract_videos_on_devices(args.videos, args.out_dir, settings, devices, flow_files=flows)
     else:

@@ -19,7 +19,8 @@ RELEASED = "unav100-released"
 # crops of 25 fps frames resized to a 256 shorter side after the reference's x264 re-encode, VGGish at 0.32 s.
 RELEASED_SETTINGS: dict[str, Any] = dict(weights="pretrained", flow_method="raft", flow_updates=20,
                                          raft_weights=raft_weight_names()[0], crop=224, min_side=256, hop_seconds=0.32,
-                                         reencode=True, seed=0, dis_preset="medium", precision="fp32")
+                                         reencode=True, seed=0, dis_preset="medium", precision="fp32",
+                                         audio_decode="adts")
 GRID_KEYS = {"fps": FPS, "stack": STACK, "step": STEP}
 
 

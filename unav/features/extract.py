@@ -259,7 +259,7 @@ class Extractor:
         flow_meta: dict | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unav-audio") as audio:
             # VGGish's front end (audio decode, resampling, log-mel) runs beside the visual networks.
-            examples = audio.submit(audio_examples, path, s.hop_seconds) if "vggish" in s.streams else None
+            examples = audio.submit(audio_examples, path, s.hop_seconds, s.audio_decode) if "vggish" in s.streams else None
             if "rgb" in s.streams or "flow" in s.streams:
                 frames, visual, file_meta = self._visual(path, vid, info, flow_file)
                 arrays.update(visual)
@@ -420,13 +420,13 @@ def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike, streams: 
                   min_side: int = 256, hop_seconds: float = 0.32, seed: int = 0,
                   allow_unverified_weights: bool = False, reencode: bool = False,
                   weights_dir: str | None = None, flow_updates: int = 20, progress: bool = True,
-                  precision: str = "fp32") -> dict:
+                  precision: str = "fp32", audio_decode: str = "adts") -> dict:
     """Extract one video's features into `out_dir` (models are cached per process); returns the provenance."""
     settings = ExtractSettings(streams=tuple(streams), device=device, batch_size=batch_size, weights=weights_mode,
                                weights_dir=weights_dir, allow_unverified_weights=allow_unverified_weights,
                                seed=seed, flow_method=flow_method, flow_updates=flow_updates, crop=crop,
                                min_side=min_side, hop_seconds=hop_seconds, reencode=reencode, progress=progress,
-                               precision=precision)
+                               precision=precision, audio_decode=audio_decode)
     return Extractor(settings).extract(path, out_dir, flow_file)
 
 

@@ -17,6 +17,7 @@ STREAMS = ("rgb", "flow", "vggish")
 VISUAL_STREAMS = ("rgb", "flow")
 FLOW_METHODS = ("raft", "dis")
 WEIGHTS_MODES = ("random", "pretrained")
+AUDIO_DECODES = ("adts", "direct")   # unav.media.audio
 
 
 def _shapes(default: Any, streams: tuple[str, ...] = STREAMS, **kw: Any) -> Any:
@@ -52,6 +53,9 @@ class ExtractSettings:
     crop: int = _shapes(224, VISUAL_STREAMS)
     min_side: int = _shapes(256, VISUAL_STREAMS)
     hop_seconds: float = _shapes(0.32, ("vggish",))  # VGGish example hop (UnAV: 0.32 s)
+    # soundtrack decode (unav.media.audio): adts, the reference's stream copy of an AAC track to raw ADTS (the
+    # encoder's priming samples kept); direct, the container's own timeline (its edit list applied)
+    audio_decode: str = _shapes("adts", ("vggish",))
     reencode: bool = _shapes(False, VISUAL_STREAMS)  # reproduce the reference's lossy x264 25 fps re-encode
     # numerics of the network forwards (unav.features.precision): fp32 (released) | tf32 (CUDA) | bf16 (autocast)
     precision: str = _shapes("fp32")
@@ -67,6 +71,9 @@ class ExtractSettings:
         if self.precision not in PRECISIONS:
             raise UnavError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)} "
                             f"(fp32 is the released features' numerics)")
+        if self.audio_decode not in AUDIO_DECODES:
+            raise UnavError(f"unknown audio decode {self.audio_decode!r}; choose from {', '.join(AUDIO_DECODES)} "
+                            f"(adts is the released features' route)")
         if self.weights not in WEIGHTS_MODES:
             raise UnavError(f"weights must be 'random' or 'pretrained', got {self.weights!r}")
         for name in ("batch_size", "crop", "min_side", "chunk", "flow_updates"):
@@ -87,8 +94,9 @@ EXECUTION_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ExtractSettings) 
 
 # Settings added after files were first written, with the value a file that does not record them was made with:
 # features and flow files written before "precision" existed were computed at fp32, and compare equal to fp32
-# ones (so upgrading recomputes nothing).
-LEGACY_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
+# ones (so upgrading recomputes nothing); VGGish features written before "audio_decode" existed decoded the
+# container directly, so they are told apart from (and not reused for) features of the reference's ADTS route.
+LEGACY_DEFAULTS: dict[str, Any] = {"precision": "fp32", "audio_decode": "direct"}
 
 
 def recorded_value(settings: dict[str, Any], key: str) -> Any:

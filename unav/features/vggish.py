@@ -206,12 +206,14 @@ def extract_vggish(path_or_wave: str | os.PathLike | np.ndarray, model: VGGish, 
     return embed_examples(audio_examples(path_or_wave, hop_seconds), model, device, batch_size, precision)
 
 
-def audio_examples(path_or_wave: str | os.PathLike | np.ndarray, hop_seconds: float = 0.32) -> Tensor:
-    """The network-free half of `extract_vggish` (decode, resample, log-mel): [n, 1, 96, 64] float32 examples."""
+def audio_examples(path_or_wave: str | os.PathLike | np.ndarray, hop_seconds: float = 0.32,
+                   audio_decode: str = "adts") -> Tensor:
+    """The network-free half of `extract_vggish` (decode, resample, log-mel): [n, 1, 96, 64] float32 examples.
+    `audio_decode`: how a file's soundtrack is decoded (unav.media.audio; "adts" is the reference's route)."""
     if isinstance(path_or_wave, np.ndarray):
         wave = path_or_wave
     else:
         from ..media.audio import load_audio_16k
 
-        wave = load_audio_16k(path_or_wave, dtype=np.float64)
+        wave = load_audio_16k(path_or_wave, dtype=np.float64, route=audio_decode)
     return log_mel_examples(wave, hop_seconds)

@@ -58,12 +58,14 @@ def base_args() -> list[str]:
 
 
 def run_ffmpeg(args: list[str], check: bool = True, what: str = "ffmpeg",
-               timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ffmpeg with `args` (not including the program name); capture stdout/stderr as bytes.
-    A non-zero exit raises UnavError quoting the tail of stderr (when `check`)."""
+               timeout: float | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg with `args` (not including the program name); capture stdout/stderr as bytes. `stdin` is fed
+    to ffmpeg's standard input (an input of `pipe:0`). A non-zero exit raises UnavError quoting the tail of
+    stderr (when `check`)."""
     cmd = base_args() + [str(a) for a in args]
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                              check=False)
     except OSError as err:
         raise UnavError(f"could not start ffmpeg ({cmd[0]}): {err}") from err
     except subprocess.TimeoutExpired as err:

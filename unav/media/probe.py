@@ -42,6 +42,7 @@ class VideoInfo:
     has_audio: bool
     audio_rate: int          # Hz (0 without audio)
     audio_channels: int      # (0 without audio)
+    audio_codec: str = ""    # ffmpeg's decoder name of the first audio stream, e.g. "aac" ("" without audio)
 
 
 def _fps(desc: str) -> float:
@@ -81,13 +82,15 @@ def parse_ffmpeg_info(path: str, stderr: str) -> VideoInfo:
         if rot and round(abs(float(rot.group(1)))) % 180 == 90:
             width, height = height, width
     rate = channels = 0
+    codec = ""
     if audio is not None:
         r = _RATE.search(audio)
         rate = int(r.group(1)) if r else 0
         channels = _channels(audio)
+        codec = audio.split(None, 1)[0].rstrip(",") if audio.strip() else ""
     return VideoInfo(path=path, duration=duration, fps=fps, width=width, height=height,
                      has_video=video is not None, has_audio=audio is not None,
-                     audio_rate=rate, audio_channels=channels)
+                     audio_rate=rate, audio_channels=channels, audio_codec=codec)
 
 
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"meta", b"moof", b"mfra",
