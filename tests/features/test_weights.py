@@ -137,6 +137,32 @@ def test_prefix_and_git_blob_checks(tmp_path: Path) -> None:
     assert W.digest_file(tmp_path / "t.pth") == digest
 
 
+def test_mirrors_are_tried_when_the_url_fails(served: tuple[str, Path], tmp_path: Path) -> None:
+    # The upstream file moved (404), a second copy is not the published one, the third is: fetched and verified.
+    base, root = served
+    data = payload(tmp_path)
+    (root / "wrong.pth").write_bytes(b"another file")
+    (root / "moved").mkdir()
+    (root / "moved" / PAYLOAD_NAME).write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    reg = make_registry(tmp_path / "reg.yaml", f"{base}/{PAYLOAD_NAME}", data, git_blob=git_blob(data),
+                        mirrors=[f"{base}/wrong.pth", f"{base}/moved/{PAYLOAD_NAME}"])
+    cache = tmp_path / "cache"
+    assert W.fetch(["tiny"], cache, registry=reg)["tiny"] == (cache / PAYLOAD_NAME, sha, "verified")
+    assert [p.name for p in cache.iterdir()] == [PAYLOAD_NAME]
+    # every URL failing: one error naming each of them, nothing left in the cache
+    (root / "moved" / PAYLOAD_NAME).unlink()
+    with pytest.raises(UnavError, match="none of its 3 URLs") as err:
+        W.fetch(["tiny"], tmp_path / "cache2", registry=reg)
+    for url in (f"{base}/{PAYLOAD_NAME}", f"{base}/wrong.pth", f"{base}/moved/{PAYLOAD_NAME}"):
+        assert url in str(err.value)
+    assert list((tmp_path / "cache2").iterdir()) == []
+    with pytest.raises(UnavError, match="mirrors 'x'; expected a list"):
+        W.fetch(["tiny"], cache, registry=make_registry(tmp_path / "r2.yaml", f"{base}/a", data, mirrors="x"))
+    with pytest.raises(UnavError, match="url 'ftp://h/a'"):
+        W.fetch(["tiny"], cache, registry=make_registry(tmp_path / "r3.yaml", f"{base}/a", data, mirrors=["ftp://h/a"]))
+
+
 def test_missing_file_and_bad_url(tmp_path: Path) -> None:
     reg = make_registry(tmp_path / "reg.yaml", "http://127.0.0.1:9/none.pth", b"", sha256="0" * 64)
     with pytest.raises(UnavError, match="unav weights fetch tiny"):

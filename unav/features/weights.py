@@ -50,6 +50,11 @@ class WeightEntry:
     licence: str = ""
     model: str = ""
     role: str = ""          # what unav loads the file as (ROLES); "" in registries that do not say
+    mirrors: tuple[str, ...] = ()   # further URLs of the same file, tried in order when `url` fails
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.url, *self.mirrors)
 
     @property
     def has_checks(self) -> bool:
@@ -124,10 +129,14 @@ def _entry(p: Path | Traversable, name: object, spec: object) -> WeightEntry:
     unknown = [str(k) for k in spec if k not in fields]
     if unknown:   # a misspelt checksum key would silently leave the file unchecked
         raise UnavError(f"{where} has unknown key(s) {', '.join(unknown)}; expected only {', '.join(fields)}")
-    url = spec["url"]
-    if not isinstance(url, str) or url.split(":", 1)[0].lower() not in URL_SCHEMES or "://" not in url:
-        raise UnavError(f"{where} has url {url!r}; expected an https://, http:// or file:// URL")
+    mirrors = spec.get("mirrors") or []
+    if not isinstance(mirrors, list):
+        raise UnavError(f"{where} has mirrors {mirrors!r}; expected a list of URLs")
+    for url in [spec["url"], *mirrors]:
+        if not isinstance(url, str) or url.split(":", 1)[0].lower() not in URL_SCHEMES or "://" not in url:
+            raise UnavError(f"{where} has url {url!r}; expected an https://, http:// or file:// URL")
     known = {k: spec[k] for k in fields if k in spec}
+    known["mirrors"] = tuple(mirrors)
     for key, (pattern, shape) in _HEX_FIELDS.items():
         if known.get(key) is not None:
             known[key] = str(known[key]).lower()
@@ -267,6 +276,22 @@ def download(url: str, dest: Path, entry: WeightEntry, allow_unverified: bool = 
     return digest, status
 
 
+def _download_any(entry: WeightEntry, dest: Path, allow_unverified: bool, progress: bool) -> tuple[Digest, str]:
+    """`download` from the entry's url, else from each mirror in turn (a moved upstream file, a host that is
+    down, or a copy that fails the checks); the checks, not the URL, say the file is the published one."""
+    failures = []
+    for url in entry.urls:
+        try:
+            return download(url, dest, entry, allow_unverified, progress=progress)
+        except UnavError as err:
+            if len(entry.urls) == 1:
+                raise
+            failures.append(str(err))
+            log.warning("%s", err)
+    raise UnavError(f"{entry.name}: none of its {len(entry.urls)} URLs gave the published file:\n  "
+                    + "\n  ".join(failures))
+
+
 def _judge(entry: WeightEntry, digest: Digest, path: Path, allow_unverified: bool, source: str) -> str:
     problems = check(entry, digest)
     if not problems and entry.has_checks:
@@ -310,7 +335,7 @@ def fetch(names: Iterable[str] | None, weights_dir: str | os.PathLike | None = N
                 results[entry.name] = (dest, digest.sha256, "unverified")
                 continue
             log.info("%s: %s fails its checks; downloading again", entry.name, dest)
-        digest, status = download(entry.url, dest, entry, allow_unverified, progress=progress)
+        digest, status = _download_any(entry, dest, allow_unverified, progress)
         results[entry.name] = (dest, digest.sha256, status)
         log.info("%s: %s (%s)", entry.name, dest, status)
     return results
