@@ -37,6 +37,16 @@ def test_paper_config_has_the_official_layout_and_size():
     assert count_parameters(model) == 139_544_114
 
 
+def test_initial_biases_are_zero_except_the_class_prior():
+    # The release zeroes every Conv1d bias (MaskedConv1D, and its backbone's and dependency block's
+    # __init_weights__); only the classifier starts at the prior bias -log((1 - 0.01) / 0.01).
+    torch.manual_seed(0)
+    model = Localizer(load_config([], SMALL), 12)
+    nonzero = {name for name, p in model.named_parameters() if name.endswith(".bias") and p.abs().max() > 0}
+    assert nonzero == {"cls_head.cls_head.conv.bias"}, sorted(nonzero)[:5]
+    assert torch.allclose(model.cls_head.cls_head.conv.bias, torch.full((12,), -4.59512), atol=1e-4)
+
+
 @pytest.mark.parametrize("length, t", [(150, 224), (300, 320), (224, 224)])
 def test_matches_official_math_at_batch_one(length, t):
     # (224 of 224: an unpadded video, where the dependency block skips its masking products)

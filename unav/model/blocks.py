@@ -146,6 +146,13 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
     return torch.from_numpy(table).float().T.unsqueeze(0)
 
 
+def zero_biases(*convs: nn.Conv1d) -> None:
+    """Start the biases at 0: the release's backbone and dependency block zero every Conv1d bias of their
+    transformer blocks (`__init_weights__`), so training from scratch starts where the release's does."""
+    for conv in convs:
+        nn.init.zeros_(conv.bias)
+
+
 def _linear1x1(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     return F.linear(x, conv.weight[:, :, 0], conv.bias)
 
@@ -171,6 +178,7 @@ class MaskedConvAttention(nn.Module):
         self.query = nn.Conv1d(dim, dim, 1)
         self.value = nn.Conv1d(dim, dim, 1)
         self.proj = nn.Conv1d(dim, dim, 1)
+        zero_biases(self.key, self.query, self.value, self.proj)
         self.attn_pdrop = attn_pdrop
         self.proj_drop = nn.Dropout(proj_pdrop)
 
@@ -221,6 +229,7 @@ class TransformerBlock(nn.Module):
         hidden = hidden or 4 * dim
         self.mlp = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.GELU(), nn.Dropout(proj_pdrop),
                                  nn.Conv1d(hidden, dim, 1), nn.Dropout(proj_pdrop))
+        zero_biases(self.mlp[0], self.mlp[3])
         self.drop_path_attn = AffineDropPath(dim, path_pdrop)
         self.drop_path_mlp = AffineDropPath(dim, path_pdrop)
 
