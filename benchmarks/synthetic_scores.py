@@ -22,7 +22,7 @@ def test_scores(checkpoint: Path, ann: Path, feats: Path, device: str = "cpu") -
     from unav.data.annotations import load_annotations
     from unav.data.dataset import UnavDataset
     from unav.demo import shuffled_label_baseline
-    from unav.engine.infer import database_of, predict_dataset
+    from unav.engine.infer import predict_dataset
     from unav.evaluation.metrics import evaluate_detections
     from unav.model.checkpoint import load_model
 
@@ -31,7 +31,7 @@ def test_scores(checkpoint: Path, ann: Path, feats: Path, device: str = "cpu") -
     dataset = UnavDataset(annotations, feats, "test", ckpt["config"], training=False)
     results = predict_dataset(model.to(device), dataset, list(ckpt["classes"]), ckpt["config"], device,
                               progress=False)
-    db = database_of(annotations)
+    db = annotations.database   # the file's own numbers, as `unav evaluate` uses them
     m = evaluate_detections(db, results, "test")
     at = dict(zip([round(x, 1) for x in m["tiou_thresholds"]], m["mAP"]))
     return {"map50": at[0.5], "map70": at[0.7], "map90": at[0.9], "avg": m["average_mAP"],
