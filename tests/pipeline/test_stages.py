@@ -261,16 +261,21 @@ def test_merge_is_cached_until_a_part_is_rewritten(tree):
     assert rows["b"].status == "failed" and "b" in rows["b"].reason and rows["a"].status == "cached"
 
 
+def unrecord_setting(key: str, value: object) -> None:
+    """Make every provenance of the tree look written before `key` existed (each recorded `value`), mtimes kept."""
+    for path in [*Path("parts").rglob("*.json"), *Path("feats").glob("*.json")]:
+        doc = json.loads(path.read_text())
+        assert doc["settings"].pop(key) == value
+        stamp = path.stat().st_mtime_ns
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        os.utime(path, ns=(stamp, stamp))
+
+
 def test_precision_reruns_its_stages_and_files_without_it_count_as_fp32(tree):
     """Features written before the precision setting existed (no "precision" recorded) are current for an fp32
     run, at every stage; a bf16 run recomputes the videos, and parts of different precisions do not merge."""
     before = snapshot(*OUTPUTS)
-    for path in [*Path("parts").rglob("*.json"), *Path("feats").glob("*.json")]:
-        doc = json.loads(path.read_text())
-        assert doc["settings"].pop("precision") == "fp32"
-        stamp = path.stat().st_mtime_ns
-        path.write_text(json.dumps(doc, indent=2) + "\n")
-        os.utime(path, ns=(stamp, stamp))
+    unrecord_setting("precision", "fp32")
     for name in ORDER[1:]:
         assert statuses(stage(name), GOOD[name]) == {"cached"}, name
     assert {p for p, t in snapshot(*OUTPUTS).items() if before.get(p) != t} == set()
@@ -287,12 +292,7 @@ def test_vggish_parts_without_audio_decode_are_recomputed_and_visual_parts_are_n
     """VGGish features written before the audio_decode setting existed decoded the container directly (its edit
     list applied); the default now is the reference's ADTS route, so those parts are stale. The setting shapes
     VGGish only: flow and I3D parts that do not record it stay current."""
-    for path in [*Path("parts").rglob("*.json"), *Path("feats").glob("*.json")]:
-        doc = json.loads(path.read_text())
-        assert doc["settings"].pop("audio_decode") == "adts"
-        stamp = path.stat().st_mtime_ns
-        path.write_text(json.dumps(doc, indent=2) + "\n")
-        os.utime(path, ns=(stamp, stamp))
+    unrecord_setting("audio_decode", "adts")
     assert statuses(stage("flow"), GOOD["flow"]) == {"cached"}
     assert statuses(stage("i3d"), GOOD["i3d"]) == {"cached"}
     assert statuses(stage("vggish"), GOOD["vggish"]) == {"done"}

@@ -259,7 +259,8 @@ class Extractor:
         flow_meta: dict | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unav-audio") as audio:
             # VGGish's front end (audio decode, resampling, log-mel) runs beside the visual networks.
-            examples = audio.submit(audio_examples, path, s.hop_seconds, s.audio_decode) if "vggish" in s.streams else None
+            examples = (audio.submit(audio_examples, path, s.hop_seconds, s.audio_decode)
+                        if "vggish" in s.streams else None)
             if "rgb" in s.streams or "flow" in s.streams:
                 frames, visual, file_meta = self._visual(path, vid, info, flow_file)
                 arrays.update(visual)
